@@ -1,0 +1,359 @@
+//! The report: what a scan saw (assets, services), what it concluded (findings)
+//! and how thoroughly it looked (coverage). Serialised as documented in
+//! docs/report.md and docs/report.schema.json; field names are a public contract.
+
+use std::collections::BTreeMap;
+use std::net::IpAddr;
+
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+use time::OffsetDateTime;
+
+use crate::check::{CheckId, Confidence, Severity};
+use crate::name::DomainName;
+
+/// Bumped on any incompatible change of the JSON report.
+pub const SCHEMA_VERSION: &str = "1.0";
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct ToolInfo {
+    pub name: String,
+    pub version: String,
+}
+
+impl ToolInfo {
+    pub fn kagami(version: &str) -> Self {
+        Self {
+            name: "kagami".into(),
+            version: version.into(),
+        }
+    }
+}
+
+/// How an asset was found.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum AssetSource {
+    /// Named on the command line.
+    Target,
+    /// Found by resolving a name from the wordlist.
+    Bruteforce,
+    /// Named in a certificate-transparency log.
+    CertificateTransparency,
+    /// Listed in a zone transfer.
+    ZoneTransfer,
+    /// Target of an MX record.
+    MxRecord,
+    /// Target of an NS record.
+    NsRecord,
+    /// Target of a CNAME record.
+    CnameRecord,
+    /// Named in a TLS certificate's subject alternative names.
+    TlsSan,
+    /// Linked from a web page.
+    Link,
+}
+
+/// A host name (and its addresses) that belongs to, or is used by, a target.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Asset {
+    pub hostname: DomainName,
+    pub ips: Vec<IpAddr>,
+    pub sources: Vec<AssetSource>,
+    /// Under one of the target domains. Out-of-scope assets (CNAME targets at a
+    /// hosting provider, MX at a mail provider) are recorded but never probed.
+    pub in_scope: bool,
+    /// The CNAME chain from `hostname`, in order, when it is an alias.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cnames: Vec<DomainName>,
+    /// Why the asset (or some of its addresses) was not probed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub skipped: Option<String>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Transport {
+    Tcp,
+    Udp,
+}
+
+/// A network service seen on an address.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Service {
+    pub ip: IpAddr,
+    pub port: u16,
+    pub transport: Transport,
+    pub protocol: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub product: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub banner: Option<String>,
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub hostnames: Vec<DomainName>,
+}
+
+/// One problem, tied to the check that found it and to where it was seen.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Finding {
+    pub check: CheckId,
+    pub severity: Severity,
+    pub title: String,
+    /// The target domain this finding belongs to.
+    pub domain: DomainName,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<DomainName>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub ip: Option<IpAddr>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub port: Option<u16>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub transport: Option<Transport>,
+    /// What was observed, in one or two lines a person can verify.
+    pub evidence: String,
+    pub confidence: Confidence,
+    /// The check's extra fields from the catalog.
+    #[serde(default)]
+    pub details: BTreeMap<String, Value>,
+}
+
+impl Finding {
+    /// A confirmed finding with the check's default severity and title.
+    pub fn new(check: CheckId, domain: &DomainName, evidence: impl Into<String>) -> Self {
+        Self {
+            check,
+            severity: check.default_severity(),
+            title: check.title().to_owned(),
+            domain: domain.clone(),
+            hostname: None,
+            ip: None,
+            port: None,
+            transport: None,
+            evidence: evidence.into(),
+            confidence: Confidence::Confirmed,
+            details: BTreeMap::new(),
+        }
+    }
+
+    pub fn with_hostname(mut self, hostname: &DomainName) -> Self {
+        self.hostname = Some(hostname.clone());
+        self
+    }
+
+    pub fn with_ip(mut self, ip: IpAddr) -> Self {
+        self.ip = Some(ip);
+        self
+    }
+
+    pub fn with_detail(mut self, key: &str, value: impl Into<Value>) -> Self {
+        self.details.insert(key.to_owned(), value.into());
+        self
+    }
+
+    pub fn with_confidence(mut self, confidence: Confidence) -> Self {
+        self.confidence = confidence;
+        self
+    }
+}
+
+/// The records published at a target domain's apex, as presentation strings
+/// keyed by record type (`SOA`, `NS`, `MX`, `TXT`, `CAA`, `A`, `AAAA`, `CNAME`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DomainRecords {
+    pub domain: DomainName,
+    pub records: BTreeMap<String, Vec<String>>,
+}
+
+/// The outcome of one step of the scan.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum StepStatus {
+    /// Done, every query answered.
+    Ok,
+    /// Done, but some queries failed; results may be incomplete.
+    Partial,
+    /// Could not be done; nothing was learnt from it.
+    Failed,
+    /// Not attempted (policy, passive mode, nothing to do).
+    Skipped,
+}
+
+/// What one step tried, what answered and what failed.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CoverageStep {
+    /// `records`, `bruteforce`, `wildcard`, `ct`, `axfr`, `dangling_cname`, `spf`,
+    /// `dmarc`, `dnsbl`; later stages add their own.
+    pub phase: String,
+    /// What the step was about: a domain, `ns1.example.jp (192.0.2.53)`, a list zone.
+    pub subject: String,
+    pub status: StepStatus,
+    pub tried: u64,
+    pub answered: u64,
+    pub failed: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+}
+
+impl CoverageStep {
+    pub fn new(phase: &str, subject: impl Into<String>, status: StepStatus) -> Self {
+        Self {
+            phase: phase.to_owned(),
+            subject: subject.into(),
+            status,
+            tried: 0,
+            answered: 0,
+            failed: 0,
+            detail: None,
+        }
+    }
+
+    pub fn counts(mut self, tried: u64, answered: u64, failed: u64) -> Self {
+        self.tried = tried;
+        self.answered = answered;
+        self.failed = failed;
+        self
+    }
+
+    pub fn detail(mut self, detail: impl Into<String>) -> Self {
+        self.detail = Some(detail.into());
+        self
+    }
+}
+
+/// Totals of the DNS engine over the whole scan.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct DnsStats {
+    pub resolvers: Vec<String>,
+    pub queries: u64,
+    pub answered: u64,
+    pub retries: u64,
+    pub timeouts: u64,
+    /// SERVFAIL, REFUSED and malformed replies.
+    pub errors: u64,
+}
+
+/// How thoroughly the scan looked, so that a clean report can be told from an
+/// incomplete one.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Coverage {
+    pub passive: bool,
+    pub dns: DnsStats,
+    pub steps: Vec<CoverageStep>,
+    /// Things not done because of the address policy or scope.
+    pub skipped: Vec<String>,
+    /// Problems the user should know about (an unreachable source, a cap reached).
+    pub warnings: Vec<String>,
+}
+
+/// The whole scan result.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Report {
+    pub schema_version: String,
+    pub tool: ToolInfo,
+    #[serde(with = "time::serde::rfc3339")]
+    pub started_at: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub finished_at: OffsetDateTime,
+    pub targets: Vec<DomainName>,
+    /// The apex records of each target domain.
+    pub domains: Vec<DomainRecords>,
+    pub assets: Vec<Asset>,
+    pub services: Vec<Service>,
+    pub findings: Vec<Finding>,
+    pub coverage: Coverage,
+}
+
+impl Report {
+    /// Findings counted per severity, most severe first.
+    pub fn severity_counts(&self) -> [(Severity, usize); 5] {
+        Severity::ALL.map(|sev| {
+            (
+                sev,
+                self.findings.iter().filter(|f| f.severity == sev).count(),
+            )
+        })
+    }
+
+    /// Sorts everything into a stable, most-urgent-first order so that two scans
+    /// of the same surface produce the same document.
+    pub fn normalise(&mut self) {
+        self.assets
+            .sort_by(|a, b| (!a.in_scope, &a.hostname).cmp(&(!b.in_scope, &b.hostname)));
+        self.services
+            .sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+        self.findings.sort_by(|a, b| {
+            (b.severity, &a.domain, a.check, &a.hostname, a.ip, a.port).cmp(&(
+                a.severity,
+                &b.domain,
+                b.check,
+                &b.hostname,
+                b.ip,
+                b.port,
+            ))
+        });
+    }
+}
+
+/// One line of the `jsonl` stream.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum ScanEvent {
+    /// First line: what is being scanned.
+    Scan {
+        schema_version: String,
+        tool: ToolInfo,
+        #[serde(with = "time::serde::rfc3339")]
+        started_at: OffsetDateTime,
+        targets: Vec<DomainName>,
+    },
+    /// The apex records of a target domain.
+    Domain(DomainRecords),
+    Asset(Asset),
+    Service(Service),
+    Finding(Finding),
+    /// Last line: coverage and the end time.
+    Summary {
+        #[serde(with = "time::serde::rfc3339")]
+        finished_at: OffsetDateTime,
+        coverage: Coverage,
+    },
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn finding_serialises_with_contract_field_names() {
+        let domain = DomainName::parse("example.test").expect("valid");
+        let finding = Finding::new(
+            CheckId::DnsZoneTransfer,
+            &domain,
+            "AXFR returned 12 records",
+        )
+        .with_detail("nameserver", "ns1.example.test");
+        let json = serde_json::to_value(&finding).expect("serialise");
+        assert_eq!(json["check"], "dns.zone_transfer");
+        assert_eq!(json["severity"], "critical");
+        assert_eq!(json["confidence"], "confirmed");
+        assert_eq!(json["details"]["nameserver"], "ns1.example.test");
+        assert!(json.get("hostname").is_none());
+    }
+
+    #[test]
+    fn jsonl_events_are_tagged() {
+        let asset = Asset {
+            hostname: DomainName::parse("www.example.test").expect("valid"),
+            ips: vec!["192.0.2.1".parse().expect("ip")],
+            sources: vec![AssetSource::CertificateTransparency],
+            in_scope: true,
+            cnames: vec![],
+            skipped: None,
+        };
+        let json = serde_json::to_value(ScanEvent::Asset(asset)).expect("serialise");
+        assert_eq!(json["type"], "asset");
+        assert_eq!(json["sources"][0], "certificate_transparency");
+    }
+}

@@ -1,0 +1,42 @@
+//! Small helpers for putting DNS text into one-line evidence and step details.
+
+/// `text` with control characters replaced by spaces and cut to about `max`
+/// characters, so that a hostile TXT record cannot break a report line.
+pub(crate) fn one_line(text: &str, max: usize) -> String {
+    let mut out = String::with_capacity(text.len().min(max + 3));
+    for (count, c) in text.chars().enumerate() {
+        if count >= max {
+            out.push('…');
+            break;
+        }
+        out.push(if c.is_control() { ' ' } else { c });
+    }
+    out
+}
+
+/// "1 DNS look-up", "3 DNS look-ups".
+pub(crate) fn plural(count: u64, singular: &str, plural: &str) -> String {
+    if count == 1 {
+        format!("1 {singular}")
+    } else {
+        format!("{count} {plural}")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn one_line_removes_controls_and_truncates_on_char_boundaries() {
+        assert_eq!(one_line("a\nb\tc", 10), "a b c");
+        assert_eq!(one_line("日本語のテキスト", 3), "日本語…");
+        assert_eq!(one_line("", 3), "");
+    }
+
+    #[test]
+    fn plural_picks_the_form() {
+        assert_eq!(plural(1, "look-up", "look-ups"), "1 look-up");
+        assert_eq!(plural(0, "look-up", "look-ups"), "0 look-ups");
+    }
+}

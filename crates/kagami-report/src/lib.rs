@@ -1,0 +1,81 @@
+//! Reports: [`ReportBuilder`] assembles the events a scan emits into a
+//! [`Report`]; the renderers turn it into terminal text, JSON, or JSON lines
+//! (one event per line, written as the scan goes).
+
+mod text;
+
+use std::io::{self, Write};
+
+use kagami_core::{Coverage, DomainName, Report, SCHEMA_VERSION, ScanEvent, ToolInfo};
+use time::OffsetDateTime;
+
+pub use text::render_text;
+
+/// Collects scan events into a report. Everything pushed is kept, so an
+/// interrupted scan still yields what it found.
+pub struct ReportBuilder {
+    report: Report,
+}
+
+impl ReportBuilder {
+    pub fn new(tool: ToolInfo, targets: Vec<DomainName>, started_at: OffsetDateTime) -> Self {
+        Self {
+            report: Report {
+                schema_version: SCHEMA_VERSION.to_owned(),
+                tool,
+                started_at,
+                finished_at: started_at,
+                targets,
+                domains: Vec::new(),
+                assets: Vec::new(),
+                services: Vec::new(),
+                findings: Vec::new(),
+                coverage: Coverage::default(),
+            },
+        }
+    }
+
+    /// The first event of a stream, describing the scan.
+    pub fn opening_event(&self) -> ScanEvent {
+        ScanEvent::Scan {
+            schema_version: self.report.schema_version.clone(),
+            tool: self.report.tool.clone(),
+            started_at: self.report.started_at,
+            targets: self.report.targets.clone(),
+        }
+    }
+
+    pub fn push(&mut self, event: ScanEvent) {
+        match event {
+            ScanEvent::Domain(records) => self.report.domains.push(records),
+            ScanEvent::Asset(asset) => self.report.assets.push(asset),
+            ScanEvent::Service(service) => self.report.services.push(service),
+            ScanEvent::Finding(finding) => self.report.findings.push(finding),
+            ScanEvent::Summary {
+                finished_at,
+                coverage,
+            } => {
+                self.report.finished_at = finished_at;
+                self.report.coverage = coverage;
+            }
+            ScanEvent::Scan { .. } => {}
+        }
+    }
+
+    pub fn finish(mut self) -> Report {
+        self.report.normalise();
+        self.report
+    }
+}
+
+/// Writes the report as pretty-printed JSON.
+pub fn write_json(report: &Report, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer_pretty(&mut *out, report)?;
+    out.write_all(b"\n")
+}
+
+/// Writes one event as one line of JSON.
+pub fn write_jsonl_event(event: &ScanEvent, out: &mut dyn Write) -> io::Result<()> {
+    serde_json::to_writer(&mut *out, event)?;
+    out.write_all(b"\n")
+}

@@ -1,0 +1,187 @@
+//! The scan pipeline. For each target domain: discovery (assets, zone
+//! transfers, dangling aliases), then the e-mail checks (SPF, DMARC) and the
+//! blocklist look-ups of its addresses. Everything found is sent as a
+//! [`ScanEvent`] the moment it is known, so a front end can stream it and an
+//! interrupted scan loses nothing already found.
+
+mod mail_dns;
+
+use std::collections::BTreeMap;
+use std::net::{IpAddr, SocketAddr};
+use std::num::NonZeroU32;
+use std::path::PathBuf;
+use std::sync::Arc;
+use std::time::Duration;
+
+use kagami_core::{AddressPolicy, Coverage, DomainName, Progress, ScanEvent};
+use kagami_discovery::{CtSource, Discovery, DiscoveryConfig, Wordlist};
+use kagami_dns::{DnsError, Engine, EngineConfig, TransferLimits};
+use kagami_reputation::Subject;
+use kagami_tls::{Trust, TrustError};
+use tokio::sync::mpsc::UnboundedSender;
+
+use crate::mail_dns::EngineMailDns;
+
+#[derive(Debug, Clone)]
+pub struct ScanConfig {
+    pub targets: Vec<DomainName>,
+    /// DNS servers to ask; empty means the system's.
+    pub resolvers: Vec<SocketAddr>,
+    pub passive: bool,
+    pub policy: AddressPolicy,
+    /// Base URL of a crt.sh-compatible search; `None` disables CT.
+    pub ct_url: Option<String>,
+    pub ct_timeout: Duration,
+    pub wordlist: Wordlist,
+    pub blocklists: Vec<DomainName>,
+    pub ca_files: Vec<PathBuf>,
+    /// DNS questions in flight at once.
+    pub concurrency: usize,
+    /// DNS packets per second; `None` = unlimited.
+    pub rate: Option<NonZeroU32>,
+    /// Time-out of one DNS attempt.
+    pub timeout: Duration,
+}
+
+/// Problems that stop a scan before it starts (bad configuration).
+#[derive(Debug, thiserror::Error)]
+pub enum ScanError {
+    #[error("no DNS resolver: none given with --resolver and none in /etc/resolv.conf")]
+    NoResolver,
+    #[error("DNS engine: {0}")]
+    Dns(#[from] DnsError),
+    #[error(transparent)]
+    Trust(#[from] TrustError),
+    #[error("certificate transparency: {0}")]
+    Ct(#[from] kagami_discovery::ct::CtError),
+}
+
+/// A prepared scan: configuration checked, sockets open.
+pub struct Scanner {
+    config: ScanConfig,
+    engine: Engine,
+    discovery: Discovery,
+}
+
+impl Scanner {
+    pub async fn new(config: ScanConfig) -> Result<Self, ScanError> {
+        let trust = Trust::load(&config.ca_files)?;
+        let resolvers = if config.resolvers.is_empty() {
+            kagami_dns::system_resolvers()
+        } else {
+            config.resolvers.clone()
+        };
+        if resolvers.is_empty() {
+            return Err(ScanError::NoResolver);
+        }
+        let engine = Engine::new(EngineConfig {
+            resolvers,
+            timeout: config.timeout,
+            max_in_flight: config.concurrency.max(1),
+            rate: config.rate,
+            ..EngineConfig::default()
+        })
+        .await?;
+        let ct = match &config.ct_url {
+            Some(url) => Some(CtSource::new(
+                url,
+                trust.client_config()?,
+                config.ct_timeout,
+            )?),
+            None => None,
+        };
+        let discovery = Discovery::new(
+            engine.clone(),
+            DiscoveryConfig {
+                wordlist: Arc::new(config.wordlist.clone()),
+                ct,
+                policy: config.policy,
+                axfr_limits: TransferLimits::default(),
+                axfr_port: 53,
+                max_names: 50_000,
+            },
+        );
+        Ok(Self {
+            config,
+            engine,
+            discovery,
+        })
+    }
+
+    /// Runs the scan, sending every result to `events`, and returns the coverage.
+    pub async fn run(
+        &self,
+        events: &UnboundedSender<ScanEvent>,
+        progress: &dyn Progress,
+    ) -> Coverage {
+        let mut coverage = Coverage {
+            passive: self.config.passive,
+            ..Coverage::default()
+        };
+        // A closed receiver means the front end stopped listening; keep going so
+        // the coverage stays right, there is nothing else to do with the error.
+        let emit = |event| {
+            let _ = events.send(event);
+        };
+        let mail_dns = EngineMailDns::new(self.engine.clone());
+        for domain in &self.config.targets {
+            let found = self.discovery.discover(domain, progress).await;
+            emit(ScanEvent::Domain(found.records.clone()));
+            let assets = found.assets(self.config.policy);
+            for asset in &assets {
+                if let Some(reason) = &asset.skipped {
+                    coverage
+                        .skipped
+                        .push(format!("{}: {reason}", asset.hostname));
+                }
+                emit(ScanEvent::Asset(asset.clone()));
+            }
+            for finding in found.findings {
+                emit(ScanEvent::Finding(finding));
+            }
+            coverage.steps.extend(found.steps);
+            coverage.warnings.extend(found.warnings);
+
+            progress.start(&format!("e-mail checks {domain}"), None);
+            let mail = kagami_email::assess(&mail_dns, domain).await;
+            progress.finish();
+            for finding in mail.findings {
+                emit(ScanEvent::Finding(finding));
+            }
+            coverage.steps.extend(mail.steps);
+
+            let subjects = blocklist_subjects(&assets, self.config.policy);
+            progress.start(&format!("blocklists {domain}"), None);
+            let (findings, steps) = kagami_reputation::check_blocklists(
+                &self.engine,
+                domain,
+                &self.config.blocklists,
+                &subjects,
+            )
+            .await;
+            progress.finish();
+            for finding in findings {
+                emit(ScanEvent::Finding(finding));
+            }
+            coverage.steps.extend(steps);
+        }
+        coverage.dns = self.engine.stats();
+        coverage
+    }
+}
+
+/// The in-scope addresses the policy lets us report on, with their names.
+fn blocklist_subjects(assets: &[kagami_core::Asset], policy: AddressPolicy) -> Vec<Subject> {
+    let mut by_ip: BTreeMap<IpAddr, Vec<DomainName>> = BTreeMap::new();
+    for asset in assets.iter().filter(|a| a.in_scope) {
+        for &ip in &asset.ips {
+            if policy.check(ip).is_ok() {
+                by_ip.entry(ip).or_default().push(asset.hostname.clone());
+            }
+        }
+    }
+    by_ip
+        .into_iter()
+        .map(|(ip, hostnames)| Subject { ip, hostnames })
+        .collect()
+}

@@ -1,0 +1,129 @@
+//! Running the binary against the lab and reading its report.
+
+use std::net::{SocketAddr, UdpSocket};
+use std::path::PathBuf;
+use std::sync::Once;
+use std::time::Duration;
+
+use assert_cmd::Command;
+use serde_json::Value;
+
+pub(crate) const LAB_DNS: &str = "127.10.0.53";
+pub(crate) const LAB_CT: &str = "http://127.10.0.80/";
+
+pub(crate) fn lab_dir() -> PathBuf {
+    std::env::var_os("KAGAMI_LAB_DIR")
+        .map(PathBuf::from)
+        .unwrap_or_else(|| PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../target/lab"))
+}
+
+/// Fails every test with one clear message when the lab is not running.
+pub(crate) fn require_lab() {
+    static CHECK: Once = Once::new();
+    CHECK.call_once(|| {
+        // A minimal DNS query for "test. SOA" to the lab's name server.
+        let query = [
+            0x12, 0x34, 0x00, 0x00, 0x00, 0x01, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 4, b't', b'e',
+            b's', b't', 0, 0x00, 0x06, 0x00, 0x01,
+        ];
+        let socket = UdpSocket::bind("127.0.0.1:0").expect("local socket");
+        socket
+            .set_read_timeout(Some(Duration::from_secs(2)))
+            .expect("timeout");
+        let server: SocketAddr = format!("{LAB_DNS}:53").parse().expect("address");
+        socket.send_to(&query, server).expect("send");
+        let mut buf = [0u8; 512];
+        assert!(
+            socket.recv_from(&mut buf).is_ok(),
+            "the lab's DNS server on {LAB_DNS} does not answer: start the lab with lab/up"
+        );
+    });
+}
+
+/// `kagami scan` pointed at the lab, with private addresses allowed.
+pub(crate) fn kagami_lab() -> Command {
+    require_lab();
+    let mut cmd = Command::cargo_bin("kagami").expect("kagami binary");
+    cmd.args([
+        "scan",
+        "--resolver",
+        LAB_DNS,
+        "--allow-private",
+        "--rate",
+        "0",
+        "--timeout",
+        "1",
+    ]);
+    cmd.timeout(Duration::from_secs(180));
+    cmd
+}
+
+/// A finished scan's JSON report and exit code.
+pub(crate) struct Scan {
+    pub(crate) report: Value,
+    pub(crate) code: i32,
+    pub(crate) stderr: String,
+}
+
+pub(crate) fn scan_json(cmd: &mut Command) -> Scan {
+    let output = cmd.args(["--format", "json"]).output().expect("run kagami");
+    let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+    let report = serde_json::from_slice(&output.stdout)
+        .unwrap_or_else(|e| panic!("stdout is not a JSON report ({e}); stderr: {stderr}"));
+    Scan {
+        report,
+        code: output.status.code().unwrap_or(-1),
+        stderr,
+    }
+}
+
+impl Scan {
+    pub(crate) fn findings(&self, check: &str) -> Vec<&Value> {
+        self.report["findings"]
+            .as_array()
+            .map_or(Vec::new(), |all| {
+                all.iter().filter(|f| f["check"] == check).collect()
+            })
+    }
+
+    pub(crate) fn findings_for(&self, check: &str, domain: &str) -> Vec<&Value> {
+        self.findings(check)
+            .into_iter()
+            .filter(|f| f["domain"] == domain)
+            .collect()
+    }
+
+    pub(crate) fn asset(&self, hostname: &str) -> Option<&Value> {
+        self.report["assets"]
+            .as_array()?
+            .iter()
+            .find(|a| a["hostname"] == hostname)
+    }
+
+    pub(crate) fn in_scope_hostnames(&self) -> Vec<String> {
+        self.report["assets"].as_array().map_or(Vec::new(), |all| {
+            all.iter()
+                .filter(|a| a["in_scope"] == true)
+                .filter_map(|a| a["hostname"].as_str().map(str::to_owned))
+                .collect()
+        })
+    }
+
+    pub(crate) fn steps(&self, phase: &str) -> Vec<&Value> {
+        self.report["coverage"]["steps"]
+            .as_array()
+            .map_or(Vec::new(), |all| {
+                all.iter().filter(|s| s["phase"] == phase).collect()
+            })
+    }
+
+    pub(crate) fn warnings(&self) -> String {
+        self.report["coverage"]["warnings"].to_string()
+    }
+}
+
+pub(crate) fn has_source(asset: &Value, source: &str) -> bool {
+    asset["sources"]
+        .as_array()
+        .is_some_and(|s| s.iter().any(|v| v == source))
+}
