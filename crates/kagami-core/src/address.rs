@@ -137,7 +137,7 @@ mod tests {
         assert!(
             AddressPolicy::default()
                 .check(ip)
-                .unwrap_err()
+                .expect_err("loopback is refused")
                 .contains("--allow-private")
         );
         assert!(

@@ -281,8 +281,7 @@ impl Report {
     pub fn normalise(&mut self) {
         self.assets
             .sort_by(|a, b| (!a.in_scope, &a.hostname).cmp(&(!b.in_scope, &b.hostname)));
-        self.services
-            .sort_by(|a, b| (a.ip, a.port).cmp(&(b.ip, b.port)));
+        self.services.sort_by_key(|s| (s.ip, s.port));
         self.findings.sort_by(|a, b| {
             (b.severity, &a.domain, a.check, &a.hostname, a.ip, a.port).cmp(&(
                 a.severity,

@@ -125,10 +125,10 @@ pub fn parse(body: &[u8], domain: &DomainName) -> Result<CtNames, CtError> {
                 continue;
             }
             let raw = raw.strip_prefix("*.").unwrap_or(raw);
-            if let Ok(name) = DomainName::parse(raw) {
-                if name.is_within(domain) {
-                    names.insert(name);
-                }
+            if let Ok(name) = DomainName::parse(raw)
+                && name.is_within(domain)
+            {
+                names.insert(name);
             }
         }
     }

@@ -282,12 +282,9 @@ impl Discovery {
                 continue;
             };
             tried += 1;
-            let answer = match answer {
-                Ok(answer) => answer,
-                Err(_) => {
-                    failed += 1;
-                    continue;
-                }
+            let Ok(answer) = answer else {
+                failed += 1;
+                continue;
             };
             let exists = match answer.outcome() {
                 Outcome::Records | Outcome::NoData => true,
@@ -303,7 +300,6 @@ impl Discovery {
                 candidates.push((name, answer.ips(), answer.cname_chain()));
             }
         }
-        drop(lookups);
         progress.finish();
 
         let kept = wildcard.filter(&self.engine, &domain, candidates).await;

@@ -102,11 +102,10 @@ impl Channel {
     async fn read_replies(self: Arc<Self>) {
         let mut buf = vec![0u8; 65_535];
         loop {
-            let len = match self.socket.recv(&mut buf).await {
-                Ok(len) => len,
-                // ICMP errors (port unreachable) surface here; the waiting query
-                // times out and retries, possibly on another resolver.
-                Err(_) => continue,
+            // ICMP errors (port unreachable) surface as receive errors; the
+            // waiting query times out and retries, possibly on another resolver.
+            let Ok(len) = self.socket.recv(&mut buf).await else {
+                continue;
             };
             if len < 12 {
                 continue;

@@ -23,6 +23,21 @@ pub(crate) fn plural(count: u64, singular: &str, plural: &str) -> String {
     }
 }
 
+/// `items` joined with `separator`, the first `max` of them only, then
+/// "and N more".
+pub(crate) fn some_of(items: &[String], max: usize, separator: &str) -> String {
+    let mut out = items
+        .iter()
+        .take(max)
+        .map(String::as_str)
+        .collect::<Vec<_>>()
+        .join(separator);
+    if items.len() > max {
+        out.push_str(&format!("{separator}and {} more", items.len() - max));
+    }
+    out
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -32,6 +47,14 @@ mod tests {
         assert_eq!(one_line("a\nb\tc", 10), "a b c");
         assert_eq!(one_line("日本語のテキスト", 3), "日本語…");
         assert_eq!(one_line("", 3), "");
+    }
+
+    #[test]
+    fn some_of_cuts_long_lists() {
+        let items: Vec<String> = ["a", "b", "c"].map(String::from).into();
+        assert_eq!(some_of(&items, 5, ", "), "a, b, c");
+        assert_eq!(some_of(&items, 2, ", "), "a, b, and 1 more");
+        assert_eq!(some_of(&[], 2, ", "), "");
     }
 
     #[test]

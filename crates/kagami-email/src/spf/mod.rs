@@ -17,7 +17,7 @@ pub use record::{
     Directive, DomainSpec, Mechanism, Modifier, Qualifier, SpfRecord, SpfSyntaxError, Term,
 };
 
-use crate::text::{one_line, plural};
+use crate::text::{one_line, plural, some_of};
 use crate::{Assessed, MailDns};
 use walk::{Evaluation, Fallthrough, SpfAt, Tree, Via};
 
@@ -117,7 +117,7 @@ fn weakness(domain: &DomainName, evaluation: &Evaluation) -> Option<String> {
         sentences.push(format!(
             "The SPF record of {domain} is broken, so receivers treat it as a permanent error \
              (permerror) and ignore it: {}.",
-            evaluation.problems.join("; ")
+            some_of(&evaluation.problems, 4, "; ")
         ));
     }
     if let Fallthrough::Result { qualifier, via } = &evaluation.fallthrough {
@@ -141,7 +141,7 @@ fn weakness(domain: &DomainName, evaluation: &Evaluation) -> Option<String> {
     if !evaluation.unresolved.is_empty() {
         sentences.push(format!(
             "Some look-ups failed ({}), so the rest of the tree could not be checked.",
-            evaluation.unresolved.join(", ")
+            some_of(&evaluation.unresolved, 3, ", ")
         ));
     }
     Some(sentences.join(" "))
@@ -162,7 +162,7 @@ fn source(via: &Via, top: &DomainName) -> String {
         }
         Via::All { term, domain } if domain == top => format!("the record ends in {term}"),
         Via::All { term, domain } => format!("{term}{}", at(domain)),
-        Via::Everyone { term, domain } => format!("{term}{} matches every sender", at(domain)),
+        Via::Everyone { term, domain, whom } => format!("{term}{} matches {whom}", at(domain)),
         Via::Include { term, inner } => {
             format!("{term} passes every sender: {}", source(inner, top))
         }
@@ -195,18 +195,21 @@ fn step_detail(text: &str, evaluation: &Evaluation) -> String {
         detail.push_str(&format!(", {} void", evaluation.voids));
     }
     if !evaluation.problems.is_empty() {
-        detail.push_str(&format!("; permerror: {}", evaluation.problems.join("; ")));
+        detail.push_str(&format!(
+            "; permerror: {}",
+            some_of(&evaluation.problems, 4, "; ")
+        ));
     }
     if !evaluation.not_followed.is_empty() {
         detail.push_str(&format!(
             "; not followed: {}",
-            evaluation.not_followed.join(", ")
+            some_of(&evaluation.not_followed, 3, ", ")
         ));
     }
     if !evaluation.unresolved.is_empty() {
         detail.push_str(&format!(
             "; incomplete: {}",
-            evaluation.unresolved.join(", ")
+            some_of(&evaluation.unresolved, 3, ", ")
         ));
     }
     one_line(&detail, 600)

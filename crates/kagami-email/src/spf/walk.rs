@@ -216,9 +216,13 @@ fn needs_of(domain: &DomainName, record: &SpfRecord) -> Vec<Need> {
 pub(crate) enum Via {
     /// The `all` directive (`term`) of the record at `domain`.
     All { term: String, domain: DomainName },
-    /// A mechanism that matches every sender (`ip4:0.0.0.0/0`, `a/0`, an
-    /// `exists` on a name that resolves).
-    Everyone { term: String, domain: DomainName },
+    /// A mechanism that matches every sender, or every sender of one address
+    /// family (`ip4:0.0.0.0/0`, `a/0`, an `exists` on a name that resolves).
+    Everyone {
+        term: String,
+        domain: DomainName,
+        whom: &'static str,
+    },
     /// An include whose record passes every sender.
     Include { term: String, inner: Box<Self> },
     /// A redirect to another record.
@@ -375,10 +379,11 @@ impl<'t> Walk<'t> {
     fn directive(&mut self, domain: &DomainName, directive: &Directive) -> Option<Via> {
         let tree = self.tree;
         let term = &directive.text;
-        let everyone = || {
+        let everyone = |whom| {
             Some(Via::Everyone {
                 term: term.clone(),
                 domain: domain.clone(),
+                whom,
             })
         };
         match &directive.mechanism {
@@ -386,7 +391,8 @@ impl<'t> Walk<'t> {
                 term: term.clone(),
                 domain: domain.clone(),
             }),
-            Mechanism::Ip4 { prefix: 0, .. } | Mechanism::Ip6 { prefix: 0, .. } => everyone(),
+            Mechanism::Ip4 { prefix: 0, .. } => everyone("every IPv4 sender"),
+            Mechanism::Ip6 { prefix: 0, .. } => everyone("every IPv6 sender"),
             Mechanism::Ip4 { .. } | Mechanism::Ip6 { .. } => None,
             Mechanism::Ptr(_) => {
                 self.not_followed.push(format!(
@@ -431,7 +437,12 @@ impl<'t> Walk<'t> {
                 };
                 let zero_v4 = *ip4_prefix == Some(0) && found.iter().any(IpAddr::is_ipv4);
                 let zero_v6 = *ip6_prefix == Some(0) && found.iter().any(IpAddr::is_ipv6);
-                if zero_v4 || zero_v6 { everyone() } else { None }
+                match (zero_v4, zero_v6) {
+                    (true, true) => everyone("every sender"),
+                    (true, false) => everyone("every IPv4 sender"),
+                    (false, true) => everyone("every IPv6 sender"),
+                    (false, false) => None,
+                }
             }
             Mechanism::Mx { domain: spec, .. } => {
                 let target = self.target(term, spec.as_ref(), domain)?;
@@ -459,7 +470,7 @@ impl<'t> Walk<'t> {
                 // exists asks for A records only (RFC 7208 §5.7).
                 let found = self.answered(term, lookup)?;
                 if found.iter().any(IpAddr::is_ipv4) {
-                    everyone()
+                    everyone("every sender")
                 } else {
                     self.void();
                     None

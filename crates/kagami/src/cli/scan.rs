@@ -148,10 +148,11 @@ async fn scan(args: ScanArgs) -> Result<u8, Stop> {
     let streaming = args.format == Format::Jsonl;
     let mut write_error: Option<String> = None;
     let write_event = |event: &ScanEvent, out: &mut dyn Write, error: &mut Option<String>| {
-        if streaming && error.is_none() {
-            if let Err(e) = write_jsonl_event(event, out).and_then(|()| out.flush()) {
-                *error = Some(e.to_string());
-            }
+        if streaming
+            && error.is_none()
+            && let Err(e) = write_jsonl_event(event, out).and_then(|()| out.flush())
+        {
+            *error = Some(e.to_string());
         }
     };
     write_event(&builder.opening_event(), output.writer(), &mut write_error);
