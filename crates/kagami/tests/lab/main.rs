@@ -4,6 +4,7 @@
 
 mod bad_input;
 mod discovery;
+mod dns_engine;
 mod email;
 mod report;
 mod support;
