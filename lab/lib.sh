@@ -28,7 +28,7 @@ LAB_ZONES=(
   dangling.test cloudhost.test mail-good.test spf-none.test
   spf-plusall.test spf-neutral.test spf-toomany.test spf-syntax.test
   spf-void.test spf-redirect.test spf-multiple.test spf-softfail.test
-  blocklisted.test dnsbl.test bench.test
+  blocklisted.test dnsbl.test bench.test services.test tls.test
 )
 
 # Services managed by the lab: name -> pid file.
@@ -148,4 +148,15 @@ stop_service() { # name
     echo "  stopped $1 (pid $pid)"
   fi
   rm -f "$pf"
+}
+
+# Service plug-ins: every executable lab/services/<name> starts, stops and
+# checks its own servers when called with up, down or status. Each keeps its
+# state under $STATE/<name>/ and stops only what it started.
+lab_plugins() {
+  local plugin
+  for plugin in "$LAB_SRC"/services/*; do
+    [ -f "$plugin" ] && [ -x "$plugin" ] && printf '%s\n' "$plugin"
+  done
+  return 0
 }

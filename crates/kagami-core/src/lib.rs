@@ -13,6 +13,6 @@ pub use check::{CheckId, Confidence, Severity};
 pub use name::{DomainName, NameError};
 pub use progress::{NoProgress, Progress};
 pub use report::{
-    Asset, AssetSource, Coverage, CoverageStep, DnsStats, DomainRecords, Finding, Report,
-    SCHEMA_VERSION, ScanEvent, Service, StepStatus, ToolInfo, Transport,
+    Asset, AssetSource, CertificateInfo, Coverage, CoverageStep, DnsStats, DomainRecords, Finding,
+    Report, SCHEMA_VERSION, ScanEvent, Service, StepStatus, TlsInfo, TlsMode, ToolInfo, Transport,
 };

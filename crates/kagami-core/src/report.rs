@@ -84,15 +84,86 @@ pub struct Service {
     pub ip: IpAddr,
     pub port: u16,
     pub transport: Transport,
+    /// What the port speaks, identified from what it says and answers (not
+    /// from its number): `ssh`, `ftp`, `smtp`, `pop3`, `imap`, `http`, `mysql`,
+    /// `postgresql`, `redis`, `mongodb`, `memcached`, `elasticsearch`, `rdp`,
+    /// `telnet`, `smb`, `vnc`, `dns`, `snmp`, `tls` (TLS with nothing
+    /// recognised inside), `unknown`.
     pub protocol: String,
+    /// Whether the protocol runs inside TLS from the first byte (HTTPS, IMAPS...).
+    #[serde(default, skip_serializing_if = "std::ops::Not::not")]
+    pub tls_wrapped: bool,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub product: Option<String>,
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub version: Option<String>,
+    /// The distribution's package revision when the banner shows it, e.g.
+    /// `Debian-2+deb12u3` or `Ubuntu-3ubuntu0.10`: backported fixes hide there.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub revision: Option<String>,
+    /// The greeting or identifying answer, printable characters only, capped.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub banner: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub tls: Option<TlsInfo>,
     #[serde(default, skip_serializing_if = "Vec::is_empty")]
     pub hostnames: Vec<DomainName>,
+}
+
+/// How TLS was reached on a service.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum TlsMode {
+    /// TLS from the first byte (HTTPS, IMAPS, SMTPS...).
+    Implicit,
+    /// Upgraded in the protocol (SMTP/IMAP STARTTLS, POP3 STLS, FTP AUTH TLS).
+    Starttls,
+}
+
+/// What TLS inspection saw on a service.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TlsInfo {
+    pub mode: TlsMode,
+    /// Protocol versions the server accepted: `SSLv3`, `TLSv1.0`, `TLSv1.1`,
+    /// `TLSv1.2`, `TLSv1.3`.
+    pub versions: Vec<String>,
+    /// Versions that could not be tested (and why), so that a missing
+    /// version is not mistaken for a refused one.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub untested: Vec<String>,
+    /// The certificate chain as presented, leaf first.
+    pub chain: Vec<CertificateInfo>,
+    /// The chain verifies to a trusted root (system roots plus `--ca-file`).
+    pub trusted: bool,
+    /// Why verification failed, when it did.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub trust_error: Option<String>,
+    /// The host name the service was reached by (SNI), when there was one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub server_name: Option<DomainName>,
+    /// The leaf certificate covers `server_name`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub name_matches: Option<bool>,
+}
+
+/// One certificate, as read from the handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct CertificateInfo {
+    pub subject: String,
+    pub issuer: String,
+    pub serial: String,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_before: OffsetDateTime,
+    #[serde(with = "time::serde::rfc3339")]
+    pub not_after: OffsetDateTime,
+    /// DNS names and IP addresses of the subject alternative name extension.
+    pub sans: Vec<String>,
+    /// `RSA`, `EC`, `Ed25519`, ...
+    pub key_type: String,
+    pub key_bits: u32,
+    pub self_signed: bool,
+    /// SHA-256 of the DER encoding, lower-case hex.
+    pub sha256: String,
 }
 
 /// One problem, tied to the check that found it and to where it was seen.
