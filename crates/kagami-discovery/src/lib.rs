@@ -54,6 +54,8 @@ pub struct DomainDiscovery {
     pub findings: Vec<Finding>,
     pub steps: Vec<CoverageStep>,
     pub warnings: Vec<String>,
+    /// The addresses of the domain's authoritative name servers.
+    pub nameserver_ips: Vec<IpAddr>,
 }
 
 impl DomainDiscovery {
@@ -91,6 +93,7 @@ impl Discovery {
             findings: Vec::new(),
             steps: Vec::new(),
             warnings: Vec::new(),
+            nameserver_ips: Vec::new(),
         };
         found.book.offer(domain.clone(), AssetSource::Target);
 
@@ -389,6 +392,7 @@ impl Discovery {
         );
         for ns in nameservers {
             let addresses = resolve_addresses(&self.engine, ns).await;
+            found.nameserver_ips.extend(&addresses);
             progress.advance(1);
             if addresses.is_empty() {
                 found.steps.push(

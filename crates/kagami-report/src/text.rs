@@ -96,6 +96,38 @@ pub fn render_text(report: &Report) -> String {
     }
     out.push('\n');
 
+    if !report.services.is_empty() {
+        let _ = writeln!(out, "Services  {}", report.services.len());
+        for service in &report.services {
+            let product: Vec<&str> = [
+                service.product.as_deref(),
+                service.version.as_deref(),
+                service.revision.as_deref(),
+            ]
+            .into_iter()
+            .flatten()
+            .collect();
+            let endpoint = match service.ip {
+                std::net::IpAddr::V6(ip) => format!("[{ip}]:{}", service.port),
+                std::net::IpAddr::V4(ip) => format!("{ip}:{}", service.port),
+            };
+            let protocol = if service.tls_wrapped {
+                format!("{}+tls", service.protocol)
+            } else {
+                service.protocol.clone()
+            };
+            let _ = writeln!(
+                out,
+                "    {:<24} {:<6} {:<16} {}",
+                endpoint,
+                format!("{:?}", service.transport).to_lowercase(),
+                protocol,
+                product.join(" ")
+            );
+        }
+        out.push('\n');
+    }
+
     let coverage = &report.coverage;
     let incomplete: Vec<_> = coverage
         .steps

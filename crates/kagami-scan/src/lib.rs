@@ -1,10 +1,12 @@
 //! The scan pipeline. For each target domain: discovery (assets, zone
 //! transfers, dangling aliases), then the e-mail checks (SPF, DMARC) and the
-//! blocklist look-ups of its addresses. Everything found is sent as a
+//! blocklist look-ups of its addresses. Then, unless the scan is passive,
+//! probing of every in-scope address. Everything found is sent as a
 //! [`ScanEvent`] the moment it is known, so a front end can stream it and an
 //! interrupted scan loses nothing already found.
 
 mod mail_dns;
+mod probing;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -13,14 +15,18 @@ use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
-use kagami_core::{AddressPolicy, Coverage, DomainName, Progress, ScanEvent};
+use kagami_core::{
+    AddressPolicy, Coverage, CoverageStep, DomainName, Progress, ScanEvent, StepStatus,
+};
 use kagami_discovery::{CtSource, Discovery, DiscoveryConfig, Wordlist};
 use kagami_dns::{DnsError, Engine, EngineConfig, TransferLimits};
+use kagami_net::ScanOptions;
 use kagami_reputation::Subject;
 use kagami_tls::{Trust, TrustError};
 use tokio::sync::mpsc::UnboundedSender;
 
 use crate::mail_dns::EngineMailDns;
+use crate::probing::{ProbeSettings, ProbeTarget};
 
 #[derive(Debug, Clone)]
 pub struct ScanConfig {
@@ -39,8 +45,12 @@ pub struct ScanConfig {
     pub concurrency: usize,
     /// DNS packets per second; `None` = unlimited.
     pub rate: Option<NonZeroU32>,
-    /// Time-out of one DNS attempt.
+    /// Time-out of one DNS attempt, and the base of the probing time-outs.
     pub timeout: Duration,
+    /// TCP ports to scan on every in-scope address.
+    pub ports: Vec<u16>,
+    /// The name asked of name servers to test whether they recurse for anyone.
+    pub recursion_probe: String,
 }
 
 /// Problems that stop a scan before it starts (bad configuration).
@@ -54,6 +64,8 @@ pub enum ScanError {
     Trust(#[from] TrustError),
     #[error("certificate transparency: {0}")]
     Ct(#[from] kagami_discovery::ct::CtError),
+    #[error("TLS client: {0}")]
+    Tls(#[from] rustls::Error),
 }
 
 /// A prepared scan: configuration checked, sockets open.
@@ -61,6 +73,7 @@ pub struct Scanner {
     config: ScanConfig,
     engine: Engine,
     discovery: Discovery,
+    probe_settings: ProbeSettings,
 }
 
 impl Scanner {
@@ -101,10 +114,27 @@ impl Scanner {
                 max_names: 50_000,
             },
         );
+        let probe_settings = ProbeSettings {
+            ports: config.ports.clone(),
+            scan: ScanOptions {
+                concurrency: config.concurrency.max(1),
+                rate: config.rate,
+                timeout: config.timeout.min(Duration::from_secs(3)),
+                ..ScanOptions::default()
+            },
+            context: probing::default_context(
+                kagami_net::identification_client_config()?,
+                config.timeout,
+            ),
+            parallel: 32,
+            recursion_probe: config.recursion_probe.clone(),
+            udp_wait: config.timeout,
+        };
         Ok(Self {
             config,
             engine,
             discovery,
+            probe_settings,
         })
     }
 
@@ -124,6 +154,8 @@ impl Scanner {
             let _ = events.send(event);
         };
         let mail_dns = EngineMailDns::new(self.engine.clone());
+        let mut probe_targets: BTreeMap<IpAddr, ProbeTarget> = BTreeMap::new();
+        let mut nameservers: BTreeMap<IpAddr, ProbeTarget> = BTreeMap::new();
         for domain in &self.config.targets {
             let found = self.discovery.discover(domain, progress).await;
             emit(ScanEvent::Domain(found.records.clone()));
@@ -141,6 +173,13 @@ impl Scanner {
             }
             coverage.steps.extend(found.steps);
             coverage.warnings.extend(found.warnings);
+            self.collect_probe_targets(
+                domain,
+                &assets,
+                &found.nameserver_ips,
+                &mut probe_targets,
+                &mut nameservers,
+            );
 
             progress.start(&format!("e-mail checks {domain}"), None);
             let mail = kagami_email::assess(&mail_dns, domain).await;
@@ -165,8 +204,58 @@ impl Scanner {
             }
             coverage.steps.extend(steps);
         }
+        if self.config.passive {
+            coverage.steps.push(
+                CoverageStep::new("portscan", "all targets", StepStatus::Skipped)
+                    .detail("passive scan"),
+            );
+        } else {
+            let probed =
+                probing::probe(&probe_targets, &nameservers, &self.probe_settings, progress).await;
+            for service in probing::services(&probed) {
+                emit(ScanEvent::Service(service.clone()));
+            }
+            for finding in probed.findings {
+                emit(ScanEvent::Finding(finding));
+            }
+            coverage.steps.extend(probed.steps);
+        }
         coverage.dns = self.engine.stats();
         coverage
+    }
+
+    /// In-scope addresses the policy allows, with their names; and the
+    /// addresses of the targets' name servers (for the recursion test).
+    fn collect_probe_targets(
+        &self,
+        domain: &DomainName,
+        assets: &[kagami_core::Asset],
+        nameserver_ips: &[IpAddr],
+        targets: &mut BTreeMap<IpAddr, ProbeTarget>,
+        nameservers: &mut BTreeMap<IpAddr, ProbeTarget>,
+    ) {
+        let new_target = || ProbeTarget {
+            domain: domain.clone(),
+            hostnames: Vec::new(),
+        };
+        for asset in assets.iter().filter(|a| a.in_scope) {
+            for &ip in asset
+                .ips
+                .iter()
+                .filter(|&&ip| self.config.policy.check(ip).is_ok())
+            {
+                let target = targets.entry(ip).or_insert_with(new_target);
+                if !target.hostnames.contains(&asset.hostname) {
+                    target.hostnames.push(asset.hostname.clone());
+                }
+            }
+        }
+        for &ip in nameserver_ips
+            .iter()
+            .filter(|&&ip| self.config.policy.check(ip).is_ok())
+        {
+            nameservers.entry(ip).or_insert_with(new_target);
+        }
     }
 }
 

@@ -1,9 +1,36 @@
-//! TLS trust for every TLS connection Kagami makes: the system's root
-//! certificates plus the user's `--ca-file` roots, and the rustls client
-//! configuration built on them (ring provider only).
+//! Everything TLS in Kagami:
+//!
+//! - **trust**: the roots every TLS connection of a scan trusts, the system's
+//!   root certificates plus the user's `--ca-file` roots, and the rustls client
+//!   configuration built on them ([`Trust`]; ring provider only);
+//! - **inspection** of a TLS service ([`inspect`]): the certificate chain as
+//!   presented, the verdict of a real WebPKI verification, whether the leaf
+//!   covers the name the service was reached by, and which protocol versions
+//!   (SSLv3 to TLS 1.3) the server accepts;
+//! - **STARTTLS** for SMTP, IMAP, POP3 and FTP ([`starttls`]);
+//! - the **TLS checks** of the catalog ([`checks`]): `tls.cert_expired`,
+//!   `tls.cert_self_signed`, `tls.cert_hostname_mismatch`,
+//!   `tls.legacy_protocol` and `tls.cert_expiring_soon`.
+//!
+//! Every network read is bounded in bytes and in time ([`TlsLimits`]).
+
+mod cert;
+mod checks;
+mod error;
+mod hello;
+mod inspect;
+mod names;
+mod starttls;
+mod verify;
 
 use std::path::{Path, PathBuf};
 use std::sync::Arc;
+
+pub use checks::{EXPIRING_SOON_DAYS, checks};
+pub use error::TlsError;
+pub use inspect::{TlsLimits, TlsTarget, inspect};
+pub use names::{certificate_covers, name_matches};
+pub use starttls::{MAX_REPLY, Starttls, starttls};
 
 use rustls::RootCertStore;
 use rustls::crypto::ring;
@@ -64,6 +91,11 @@ impl Trust {
 
     pub fn extra_roots(&self) -> usize {
         self.extra_roots
+    }
+
+    /// The trusted roots, for verifiers that check a chain themselves.
+    pub fn root_store(&self) -> Arc<RootCertStore> {
+        Arc::clone(&self.roots)
     }
 
     /// A client configuration that verifies against these roots.

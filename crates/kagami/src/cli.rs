@@ -82,6 +82,19 @@ pub(crate) struct ScanArgs {
     #[arg(long)]
     pub(crate) passive: bool,
 
+    /// TCP ports to scan: top100, top1000, all, or a list such as 22,80,8000-8100.
+    #[arg(long, value_name = "PORTS", default_value = "top1000")]
+    pub(crate) ports: String,
+
+    /// TCP ports never to scan (same syntax as --ports).
+    #[arg(long, value_name = "PORTS")]
+    pub(crate) exclude_ports: Option<String>,
+
+    /// Name asked of the organisation's name servers to test whether they
+    /// resolve names of others for anyone (open resolver).
+    #[arg(long, value_name = "NAME", default_value = "www.example.com")]
+    pub(crate) recursion_probe: String,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,

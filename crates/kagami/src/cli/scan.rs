@@ -107,7 +107,22 @@ fn build_config(args: &ScanArgs, warnings: &mut Vec<String>) -> Result<ScanConfi
             .map(|z| DomainName::parse(z).map_err(|e| usage(format!("--dnsbl {e}"))))
             .collect::<Result<_, _>>()?
     };
+    let mut ports =
+        kagami_net::ports::parse(&args.ports).map_err(|e| usage(format!("--ports: {e}")))?;
+    if let Some(exclude) = &args.exclude_ports {
+        let exclude = kagami_net::ports::parse(exclude)
+            .map_err(|e| usage(format!("--exclude-ports: {e}")))?;
+        ports = kagami_net::ports::without(ports, &exclude);
+    }
+    if ports.is_empty() && !args.passive {
+        return Err(usage("no ports left to scan after --exclude-ports"));
+    }
+    let recursion_probe = DomainName::parse(&args.recursion_probe)
+        .map_err(|e| usage(format!("--recursion-probe {e}")))?
+        .to_string();
     Ok(ScanConfig {
+        ports,
+        recursion_probe,
         targets,
         resolvers: args.resolvers.clone(),
         passive: args.passive,

@@ -6,5 +6,6 @@ mod bad_input;
 mod discovery;
 mod dns_engine;
 mod email;
+mod probing;
 mod report;
 mod support;

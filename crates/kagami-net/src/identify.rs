@@ -1,0 +1,549 @@
+//! Protocol identification of one open TCP port from what it says and
+//! answers, not from its number: read the greeting; if the port is silent,
+//! try a TLS handshake and the other probes at once, each on its own
+//! connection; inside TLS, identify again. Then the protocol's own read-only
+//! questions gather what the checks need (STARTTLS offered, anonymous FTP,
+//! data stores answering without authentication).
+
+use std::net::SocketAddr;
+use std::sync::Arc;
+
+use futures_util::future::join_all;
+use kagami_core::{DomainName, Service, Transport};
+use rustls::pki_types::ServerName;
+use tokio::io::{AsyncRead, AsyncWrite};
+use tokio::net::TcpStream;
+use tokio_rustls::TlsConnector;
+
+use crate::banner::{self, Announced};
+use crate::conn::{Conn, Limits, line_done, numeric_reply_done, printable};
+use crate::probes::{self, SILENT_PROBES};
+
+const BANNER_CAP: usize = 300;
+
+/// What probing needs besides the address.
+#[derive(Clone)]
+pub struct ProbeContext {
+    pub limits: Limits,
+    /// How long a server that speaks first may take to greet.
+    pub greeting_wait: std::time::Duration,
+    /// A client configuration that completes a handshake with any
+    /// certificate (inspection of the certificate is a separate step).
+    pub tls: Arc<rustls::ClientConfig>,
+}
+
+/// What probing learnt that the checks use besides the service record.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Facts {
+    /// STARTTLS/STLS/AUTH TLS is offered (mail and FTP services).
+    pub tls_upgrade: Option<bool>,
+    /// Anonymous FTP login accepted.
+    pub ftp_anonymous: Option<bool>,
+    /// The data store answered a read-only command without authentication;
+    /// the evidence says which.
+    pub open_access: Option<String>,
+    /// Questions that could not be answered (for coverage).
+    pub unread: Vec<String>,
+}
+
+/// One identified service and its facts.
+#[derive(Debug, Clone)]
+pub struct Probed {
+    pub service: Service,
+    pub facts: Facts,
+}
+
+async fn connect(addr: SocketAddr, limits: &Limits) -> std::io::Result<TcpStream> {
+    tokio::time::timeout(limits.connect, TcpStream::connect(addr))
+        .await
+        .map_err(|_| std::io::Error::new(std::io::ErrorKind::TimedOut, "connect timed out"))?
+}
+
+/// Identifies the service on `addr`; `host` is the name used for SNI and the
+/// HTTP Host header when the port was reached through a host name.
+pub async fn identify(addr: SocketAddr, host: Option<&DomainName>, ctx: &ProbeContext) -> Probed {
+    let mut probed = Probed {
+        service: Service {
+            ip: addr.ip(),
+            port: addr.port(),
+            transport: Transport::Tcp,
+            protocol: "unknown".into(),
+            tls_wrapped: false,
+            product: None,
+            version: None,
+            revision: None,
+            banner: None,
+            tls: None,
+            hostnames: Vec::new(),
+        },
+        facts: Facts::default(),
+    };
+    let host_header = host.map_or_else(|| addr.ip().to_string(), ToString::to_string);
+
+    if !probes::client_speaks_first(addr.port()) {
+        match connect(addr, &ctx.limits).await {
+            Ok(stream) => {
+                let mut conn = Conn::new(stream, ctx.limits);
+                let greeting = conn
+                    .read_until(ctx.greeting_wait, line_done)
+                    .await
+                    .unwrap_or_default();
+                if !greeting.is_empty() {
+                    greeted(&mut probed, conn, &greeting, addr, ctx).await;
+                    return probed;
+                }
+            }
+            Err(e) => {
+                probed.facts.unread.push(format!("connect: {e}"));
+                return probed;
+            }
+        }
+    }
+    silent(&mut probed, addr, host, &host_header, ctx).await;
+    probed
+}
+
+fn apply(service: &mut Service, announced: &Announced) {
+    service.protocol = announced.protocol.to_owned();
+    service.product.clone_from(&announced.product);
+    service.version.clone_from(&announced.version);
+    service.revision.clone_from(&announced.revision);
+}
+
+/// A server that spoke first: identify it, resolve ambiguous "220" greetings,
+/// then ask what the checks need.
+async fn greeted<S: AsyncRead + AsyncWrite + Unpin>(
+    probed: &mut Probed,
+    mut conn: Conn<S>,
+    greeting: &[u8],
+    addr: SocketAddr,
+    ctx: &ProbeContext,
+) {
+    probed.service.banner = Some(printable(greeting, BANNER_CAP));
+    let Some(mut announced) = banner::from_greeting(greeting) else {
+        return;
+    };
+    if announced.protocol == "220" {
+        // SMTP answers EHLO with 250; FTP rejects it.
+        let reply = conn
+            .ask(b"EHLO kagami.invalid\r\n", numeric_reply_done)
+            .await
+            .unwrap_or_default();
+        announced.protocol = if reply.starts_with(b"250") {
+            "smtp"
+        } else {
+            "ftp"
+        };
+    }
+    apply(&mut probed.service, &announced);
+    let wrapped = probed.service.tls_wrapped;
+    match announced.protocol {
+        "smtp" if !wrapped => {
+            let reply = conn
+                .ask(b"EHLO kagami.invalid\r\n", numeric_reply_done)
+                .await;
+            probed.facts.tls_upgrade = upgrade_offered(reply, "STARTTLS", &mut probed.facts.unread);
+        }
+        "pop3" if !wrapped => {
+            let reply = conn
+                .ask(b"CAPA\r\n", |r| {
+                    r.ends_with(b"\r\n.\r\n") || r.starts_with(b"-ERR")
+                })
+                .await;
+            probed.facts.tls_upgrade = upgrade_offered(reply, "STLS", &mut probed.facts.unread);
+        }
+        "imap" if !wrapped => {
+            let reply = conn
+                .ask(b"a1 CAPABILITY\r\n", |r| {
+                    r.windows(5).any(|w| w == b"a1 OK") || r.windows(6).any(|w| w == b"a1 BAD")
+                })
+                .await;
+            probed.facts.tls_upgrade = upgrade_offered(reply, "STARTTLS", &mut probed.facts.unread);
+        }
+        "ftp" => {
+            if !wrapped {
+                probed.facts.tls_upgrade = ftp_auth_tls(&mut conn, &mut probed.facts.unread).await;
+            }
+            let _ = conn.send(b"QUIT\r\n").await;
+            probed.facts.ftp_anonymous =
+                ftp_anonymous(addr, ctx, wrapped, &mut probed.facts.unread).await;
+        }
+        _ => {}
+    }
+}
+
+fn upgrade_offered(
+    reply: std::io::Result<Vec<u8>>,
+    keyword: &str,
+    unread: &mut Vec<String>,
+) -> Option<bool> {
+    match reply {
+        Ok(reply) if !reply.is_empty() => {
+            let text = String::from_utf8_lossy(&reply).to_ascii_uppercase();
+            Some(
+                text.split(|c: char| !c.is_ascii_alphanumeric())
+                    .any(|word| word == keyword),
+            )
+        }
+        Ok(_) => {
+            unread.push(format!("no answer to the capability question ({keyword})"));
+            None
+        }
+        Err(e) => {
+            unread.push(format!("capability question failed: {e}"));
+            None
+        }
+    }
+}
+
+/// FEAT lists `AUTH TLS` on servers that offer it; a server without FEAT
+/// may still accept `AUTH TLS`, so ask directly when FEAT does not say.
+async fn ftp_auth_tls<S: AsyncRead + AsyncWrite + Unpin>(
+    conn: &mut Conn<S>,
+    unread: &mut Vec<String>,
+) -> Option<bool> {
+    let feat = conn
+        .ask(b"FEAT\r\n", numeric_reply_done)
+        .await
+        .unwrap_or_default();
+    let text = String::from_utf8_lossy(&feat).to_ascii_uppercase();
+    if text.contains("AUTH TLS") || text.contains("AUTH SSL") {
+        return Some(true);
+    }
+    match conn.ask(b"AUTH TLS\r\n", numeric_reply_done).await {
+        Ok(reply) if reply.starts_with(b"234") => Some(true),
+        Ok(reply) if !reply.is_empty() => Some(false),
+        _ => {
+            unread.push("no answer to AUTH TLS".into());
+            None
+        }
+    }
+}
+
+/// Logs in as `anonymous`, lists nothing, logs out.
+async fn ftp_anonymous(
+    addr: SocketAddr,
+    ctx: &ProbeContext,
+    wrapped: bool,
+    unread: &mut Vec<String>,
+) -> Option<bool> {
+    if wrapped {
+        // Implicit FTPS needs a TLS login dialogue; not attempted.
+        return None;
+    }
+    let stream = connect(addr, &ctx.limits).await.ok()?;
+    let mut conn = Conn::new(stream, ctx.limits);
+    let greeting = conn.read_reply(numeric_reply_done).await.ok()?;
+    if !greeting.starts_with(b"220") {
+        unread.push("FTP refused a second connection".into());
+        return None;
+    }
+    let user = conn
+        .ask(b"USER anonymous\r\n", numeric_reply_done)
+        .await
+        .ok()?;
+    let accepted = if user.starts_with(b"230") {
+        true
+    } else if user.starts_with(b"331") {
+        let pass = conn
+            .ask(b"PASS kagami@example.invalid\r\n", numeric_reply_done)
+            .await
+            .ok()?;
+        pass.starts_with(b"230")
+    } else {
+        false
+    };
+    let _ = conn.ask(b"QUIT\r\n", numeric_reply_done).await;
+    Some(accepted)
+}
+
+enum TlsProbe {
+    Wrapped(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// TLS, but no handshake rustls can complete (e.g. TLS 1.0 only).
+    TlsOnly,
+    /// The server greeted in plain text instead.
+    Greeting(Vec<u8>),
+    No,
+}
+
+async fn try_tls(addr: SocketAddr, host: Option<&DomainName>, ctx: &ProbeContext) -> TlsProbe {
+    let Ok(stream) = connect(addr, &ctx.limits).await else {
+        return TlsProbe::No;
+    };
+    // A server that speaks first greets before any handshake: peek for it.
+    let mut peek = [0u8; 8];
+    if let Ok(Ok(n)) = tokio::time::timeout(
+        std::time::Duration::from_millis(200),
+        stream.peek(&mut peek),
+    )
+    .await
+        && n > 0
+        && peek[0] != 0x16
+        && peek[0] != 0x15
+    {
+        let mut conn = Conn::new(stream, ctx.limits);
+        return TlsProbe::Greeting(conn.read_reply(line_done).await.unwrap_or_default());
+    }
+    let name = host
+        .and_then(|h| ServerName::try_from(h.as_str().to_owned()).ok())
+        .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()));
+    let connector = TlsConnector::from(Arc::clone(&ctx.tls));
+    match tokio::time::timeout(ctx.limits.read, connector.connect(name, stream)).await {
+        Ok(Ok(tls)) => TlsProbe::Wrapped(Box::new(tls)),
+        Ok(Err(e)) => {
+            let inner = e
+                .get_ref()
+                .and_then(|inner| inner.downcast_ref::<rustls::Error>());
+            match inner {
+                Some(rustls::Error::AlertReceived(_) | rustls::Error::PeerIncompatible(_)) => {
+                    TlsProbe::TlsOnly
+                }
+                _ => TlsProbe::No,
+            }
+        }
+        Err(_) => TlsProbe::No,
+    }
+}
+
+/// Runs one plain probe on its own connection.
+async fn run_probe(
+    addr: SocketAddr,
+    probe: &probes::Probe,
+    host_header: &str,
+    ctx: &ProbeContext,
+) -> Option<Vec<u8>> {
+    let stream = connect(addr, &ctx.limits).await.ok()?;
+    let mut conn = Conn::new(stream, ctx.limits);
+    conn.ask(&(probe.request)(host_header), probe.complete)
+        .await
+        .ok()
+        .filter(|r| !r.is_empty())
+}
+
+async fn silent(
+    probed: &mut Probed,
+    addr: SocketAddr,
+    host: Option<&DomainName>,
+    host_header: &str,
+    ctx: &ProbeContext,
+) {
+    let plain = join_all(
+        SILENT_PROBES
+            .iter()
+            .map(|probe| run_probe(addr, probe, host_header, ctx)),
+    );
+    let (tls, replies) = tokio::join!(try_tls(addr, host, ctx), plain);
+    match tls {
+        TlsProbe::Wrapped(stream) => {
+            probed.service.tls_wrapped = true;
+            probed.service.protocol = "tls".into();
+            inside_tls(probed, *stream, addr, host_header, ctx).await;
+            return;
+        }
+        TlsProbe::TlsOnly => {
+            probed.service.tls_wrapped = true;
+            probed.service.protocol = "tls".into();
+            return;
+        }
+        TlsProbe::Greeting(greeting) if !greeting.is_empty() => {
+            // A slow greeter on a port we expected to be silent (SSH on 443).
+            if let Ok(stream) = connect(addr, &ctx.limits).await {
+                let mut conn = Conn::new(stream, ctx.limits);
+                let greeting = conn.read_reply(line_done).await.unwrap_or(greeting);
+                greeted(probed, conn, &greeting, addr, ctx).await;
+            }
+            return;
+        }
+        _ => {}
+    }
+    for (probe, reply) in SILENT_PROBES.iter().zip(&replies) {
+        let Some(reply) = reply else { continue };
+        if let Some(announced) = banner::from_greeting(reply) {
+            // The server spoke first after all (a greeting slower than our wait).
+            if let Ok(stream) = connect(addr, &ctx.limits).await {
+                let mut conn = Conn::new(stream, ctx.limits);
+                let greeting = conn
+                    .read_reply(line_done)
+                    .await
+                    .unwrap_or_else(|_| reply.clone());
+                greeted(probed, conn, &greeting, addr, ctx).await;
+            } else {
+                apply(&mut probed.service, &announced);
+            }
+            return;
+        }
+        if (probe.matches)(reply) {
+            probed.service.protocol = probe.protocol.to_owned();
+            probed.service.banner = text_banner(first_line(reply));
+            follow_up(probed, probe.protocol, reply, addr, ctx).await;
+            return;
+        }
+    }
+    if let Some(reply) = replies.iter().flatten().next() {
+        probed.service.banner = text_banner(reply);
+    }
+}
+
+/// A banner only for replies that are text; binary protocol answers say
+/// nothing a person could read.
+fn text_banner(reply: &[u8]) -> Option<String> {
+    let printable_bytes = reply
+        .iter()
+        .filter(|&&b| b.is_ascii_graphic() || b == b' ')
+        .count();
+    (!reply.is_empty() && printable_bytes * 10 >= reply.len() * 9)
+        .then(|| printable(reply, BANNER_CAP))
+}
+
+fn first_line(reply: &[u8]) -> &[u8] {
+    let end = reply
+        .iter()
+        .position(|&b| b == b'\n')
+        .unwrap_or(reply.len());
+    &reply[..end]
+}
+
+/// Identification inside an established TLS session.
+async fn inside_tls<S: AsyncRead + AsyncWrite + Unpin>(
+    probed: &mut Probed,
+    stream: S,
+    addr: SocketAddr,
+    host_header: &str,
+    ctx: &ProbeContext,
+) {
+    let mut conn = Conn::new(stream, ctx.limits);
+    let greeting = conn
+        .read_until(ctx.greeting_wait.min(ctx.limits.read), line_done)
+        .await
+        .unwrap_or_default();
+    if !greeting.is_empty() {
+        greeted(probed, conn, &greeting, addr, ctx).await;
+        return;
+    }
+    let reply = conn
+        .ask(&probes::http_request(host_header), probes::http_complete)
+        .await
+        .unwrap_or_default();
+    if probes::is_http(&reply) {
+        probed.service.protocol = "http".into();
+        probed.service.banner = Some(printable(first_line(&reply), BANNER_CAP));
+        http_details(probed, &reply);
+    }
+}
+
+fn header<'a>(head: &'a str, name: &str) -> Option<&'a str> {
+    head.lines().find_map(|line| {
+        let (key, value) = line.split_once(':')?;
+        key.trim().eq_ignore_ascii_case(name).then(|| value.trim())
+    })
+}
+
+/// Server header (`nginx/1.22.1`, `Apache/2.4.57 (Debian)`) and Elasticsearch's root document.
+fn http_details(probed: &mut Probed, reply: &[u8]) {
+    let text = String::from_utf8_lossy(reply);
+    let (head, body) = text.split_once("\r\n\r\n").unwrap_or((&text, ""));
+    if let Some(server) = header(head, "server") {
+        let (name, rest) = server.split_once('/').unwrap_or((server, ""));
+        let version = rest
+            .split_whitespace()
+            .next()
+            .filter(|v| v.starts_with(|c: char| c.is_ascii_digit()));
+        probed.service.product = Some(name.trim().to_owned());
+        probed.service.version = version.map(str::to_owned);
+        let comment = rest.split_once('(').and_then(|(_, c)| c.split(')').next());
+        probed.service.revision = comment.filter(|c| !c.is_empty()).map(str::to_owned);
+    }
+    if body.contains("You Know, for Search") || header(head, "x-elastic-product").is_some() {
+        probed.service.protocol = "elasticsearch".into();
+        probed.service.product = Some("Elasticsearch".into());
+        probed.service.version = body
+            .split("\"number\"")
+            .nth(1)
+            .and_then(|rest| rest.split('"').nth(1))
+            .map(str::to_owned);
+        probed.service.revision = None;
+        if head.starts_with("HTTP/1.1 200") || head.starts_with("HTTP/1.0 200") {
+            probed.facts.open_access =
+                Some("GET / returned the cluster description without authentication".into());
+        }
+    }
+}
+
+/// Read-only questions after a silent-service probe matched.
+async fn follow_up(
+    probed: &mut Probed,
+    protocol: &str,
+    reply: &[u8],
+    addr: SocketAddr,
+    ctx: &ProbeContext,
+) {
+    match protocol {
+        "http" => http_details(probed, reply),
+        "redis" => {
+            probed.service.product = Some("Redis".into());
+            if reply.starts_with(b"+PONG") {
+                probed.facts.open_access =
+                    Some("PING answered +PONG without authentication".into());
+                if let Some(info) =
+                    ask_once(addr, ctx, b"*2\r\n$4\r\nINFO\r\n$6\r\nserver\r\n", |r| {
+                        r.windows(13).any(|w| w == b"redis_version")
+                    })
+                    .await
+                {
+                    let text = String::from_utf8_lossy(&info);
+                    probed.service.version = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("redis_version:"))
+                        .map(|v| v.trim().to_owned());
+                }
+            }
+        }
+        "memcached" => {
+            probed.service.product = Some("memcached".into());
+            probed.service.version = String::from_utf8_lossy(first_line(reply))
+                .strip_prefix("VERSION ")
+                .map(|v| v.trim().to_owned());
+            if let Some(stats) =
+                ask_once(addr, ctx, b"stats\r\n", |r| r.ends_with(b"END\r\n")).await
+                && stats.starts_with(b"STAT ")
+            {
+                probed.facts.open_access =
+                    Some("the stats command answered without authentication".into());
+            }
+        }
+        "mongodb" => {
+            probed.service.product = Some("MongoDB".into());
+            if let Some(list) = ask_once(
+                addr,
+                ctx,
+                &probes::mongodb_command("listDatabases"),
+                probes::mongodb_reply_complete,
+            )
+            .await
+            {
+                let has = |needle: &[u8]| list.windows(needle.len()).any(|w| w == needle);
+                if has(b"\x04databases\x00") && !has(b"Unauthorized") {
+                    probed.facts.open_access =
+                        Some("listDatabases answered without authentication".into());
+                }
+            }
+        }
+        "postgresql" => probed.service.product = Some("PostgreSQL".into()),
+        "rdp" => probed.service.product = Some("Microsoft Terminal Services".into()),
+        "smb" => probed.service.product = Some("SMB".into()),
+        _ => {}
+    }
+}
+
+async fn ask_once(
+    addr: SocketAddr,
+    ctx: &ProbeContext,
+    request: &[u8],
+    complete: impl Fn(&[u8]) -> bool,
+) -> Option<Vec<u8>> {
+    let stream = connect(addr, &ctx.limits).await.ok()?;
+    Conn::new(stream, ctx.limits)
+        .ask(request, complete)
+        .await
+        .ok()
+}
