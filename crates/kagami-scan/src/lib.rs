@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use kagami_core::{
-    AddressPolicy, Coverage, CoverageStep, DomainName, Progress, ScanEvent, StepStatus,
+    AddressPolicy, AssetSource, Coverage, CoverageStep, DomainName, Progress, ScanEvent, StepStatus,
 };
 use kagami_discovery::{CtSource, Discovery, DiscoveryConfig, Wordlist};
 use kagami_dns::{DnsError, Engine, EngineConfig, TransferLimits};
@@ -129,6 +129,8 @@ impl Scanner {
             parallel: 32,
             recursion_probe: config.recursion_probe.clone(),
             udp_wait: config.timeout,
+            trust,
+            tls_limits: kagami_tls::TlsLimits::default(),
         };
         Ok(Self {
             config,
@@ -156,8 +158,9 @@ impl Scanner {
         let mail_dns = EngineMailDns::new(self.engine.clone());
         let mut probe_targets: BTreeMap<IpAddr, ProbeTarget> = BTreeMap::new();
         let mut nameservers: BTreeMap<IpAddr, ProbeTarget> = BTreeMap::new();
+        let mut discoveries = Vec::new();
         for domain in &self.config.targets {
-            let found = self.discovery.discover(domain, progress).await;
+            let mut found = self.discovery.discover(domain, progress).await;
             emit(ScanEvent::Domain(found.records.clone()));
             let assets = found.assets(self.config.policy);
             for asset in &assets {
@@ -168,11 +171,11 @@ impl Scanner {
                 }
                 emit(ScanEvent::Asset(asset.clone()));
             }
-            for finding in found.findings {
+            for finding in found.findings.drain(..) {
                 emit(ScanEvent::Finding(finding));
             }
-            coverage.steps.extend(found.steps);
-            coverage.warnings.extend(found.warnings);
+            coverage.steps.append(&mut found.steps);
+            coverage.warnings.append(&mut found.warnings);
             self.collect_probe_targets(
                 domain,
                 &assets,
@@ -203,6 +206,7 @@ impl Scanner {
                 emit(ScanEvent::Finding(finding));
             }
             coverage.steps.extend(steps);
+            discoveries.push(found);
         }
         if self.config.passive {
             coverage.steps.push(
@@ -210,15 +214,67 @@ impl Scanner {
                     .detail("passive scan"),
             );
         } else {
-            let probed =
-                probing::probe(&probe_targets, &nameservers, &self.probe_settings, progress).await;
-            for service in probing::services(&probed) {
-                emit(ScanEvent::Service(service.clone()));
+            // Certificates name more hosts; those under a target join the
+            // inventory and their new addresses are probed in a second round.
+            let mut round_targets = probe_targets.clone();
+            let mut round_nameservers = nameservers;
+            for round in 0..2 {
+                let probed = probing::probe(
+                    &round_targets,
+                    &round_nameservers,
+                    &self.probe_settings,
+                    progress,
+                )
+                .await;
+                for service in probing::services(&probed) {
+                    emit(ScanEvent::Service(service.clone()));
+                }
+                let sans = probing::certificate_names(&probed);
+                for finding in probed.findings {
+                    emit(ScanEvent::Finding(finding));
+                }
+                coverage.steps.extend(probed.steps);
+                if round == 1 {
+                    break;
+                }
+                let mut next_targets = BTreeMap::new();
+                for found in &mut discoveries {
+                    let new = self
+                        .discovery
+                        .offer_names(found, sans.iter().cloned(), AssetSource::TlsSan, progress)
+                        .await;
+                    if new.is_empty() {
+                        continue;
+                    }
+                    let assets: Vec<_> = found
+                        .assets(self.config.policy)
+                        .into_iter()
+                        .filter(|a| new.contains(&a.hostname))
+                        .collect();
+                    for asset in &assets {
+                        emit(ScanEvent::Asset(asset.clone()));
+                    }
+                    for finding in found.findings.drain(..) {
+                        emit(ScanEvent::Finding(finding));
+                    }
+                    let mut unused = BTreeMap::new();
+                    let domain = found.domain.clone();
+                    self.collect_probe_targets(
+                        &domain,
+                        &assets,
+                        &[],
+                        &mut next_targets,
+                        &mut unused,
+                    );
+                }
+                next_targets.retain(|ip, _| !probe_targets.contains_key(ip));
+                if next_targets.is_empty() {
+                    break;
+                }
+                probe_targets.extend(next_targets.clone());
+                round_targets = next_targets;
+                round_nameservers = BTreeMap::new();
             }
-            for finding in probed.findings {
-                emit(ScanEvent::Finding(finding));
-            }
-            coverage.steps.extend(probed.steps);
         }
         coverage.dns = self.engine.stats();
         coverage

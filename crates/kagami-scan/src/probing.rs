@@ -10,6 +10,8 @@ use std::time::Duration;
 use futures_util::StreamExt;
 use kagami_core::{CoverageStep, DomainName, Finding, Progress, Service, StepStatus};
 use kagami_net::{ProbeContext, Probed, ScanOptions};
+use kagami_tls::{Starttls, TlsLimits, TlsTarget, Trust};
+use time::OffsetDateTime;
 
 /// An address to probe and what it belongs to.
 #[derive(Debug, Clone)]
@@ -28,7 +30,13 @@ pub(crate) struct ProbeSettings {
     pub(crate) parallel: usize,
     pub(crate) recursion_probe: String,
     pub(crate) udp_wait: Duration,
+    pub(crate) trust: Trust,
+    pub(crate) tls_limits: TlsLimits,
 }
+
+/// Host names a TLS service is inspected under; each may present its own
+/// certificate (SNI), so each is checked, up to this many per service.
+const TLS_NAMES_PER_SERVICE: usize = 4;
 
 /// Everything the stage produced.
 #[derive(Default)]
@@ -66,6 +74,9 @@ pub(crate) async fn probe(
                 )),
         );
         out.services = identify_all(&scan.open, targets, settings, progress).await;
+        let tls = inspect_tls(&mut out.services, targets, settings, progress).await;
+        out.findings.extend(tls.findings);
+        out.steps.extend(tls.steps);
     }
     for probed in &out.services {
         let Some(target) = targets.get(&probed.service.ip) else {
@@ -115,6 +126,126 @@ async fn identify_all(
     progress.finish();
     services.sort_by_key(|p| (p.service.ip, p.service.port));
     services
+}
+
+/// How TLS is reached on a service, if it speaks TLS at all.
+fn tls_route(probed: &Probed) -> Option<Option<Starttls>> {
+    let service = &probed.service;
+    if service.tls_wrapped {
+        return Some(None);
+    }
+    if probed.facts.tls_upgrade != Some(true) {
+        return None;
+    }
+    match service.protocol.as_str() {
+        "smtp" => Some(Some(Starttls::Smtp)),
+        "imap" => Some(Some(Starttls::Imap)),
+        "pop3" => Some(Some(Starttls::Pop3)),
+        "ftp" => Some(Some(Starttls::Ftp)),
+        _ => None,
+    }
+}
+
+/// Inspects every TLS service (implicit or STARTTLS) under each of its names
+/// and records the first inspection on the service.
+async fn inspect_tls(
+    services: &mut [Probed],
+    targets: &BTreeMap<IpAddr, ProbeTarget>,
+    settings: &ProbeSettings,
+    progress: &dyn Progress,
+) -> Probing {
+    let mut jobs = Vec::new();
+    for (index, probed) in services.iter().enumerate() {
+        let Some(starttls) = tls_route(probed) else {
+            continue;
+        };
+        let addr = SocketAddr::new(probed.service.ip, probed.service.port);
+        let mut names: Vec<Option<DomainName>> = probed
+            .service
+            .hostnames
+            .iter()
+            .take(TLS_NAMES_PER_SERVICE)
+            .cloned()
+            .map(Some)
+            .collect();
+        if names.is_empty() {
+            names.push(None);
+        }
+        for name in names {
+            jobs.push((
+                index,
+                TlsTarget {
+                    addr,
+                    server_name: name,
+                    starttls,
+                },
+            ));
+        }
+    }
+    let mut out = Probing::default();
+    if jobs.is_empty() {
+        return out;
+    }
+    progress.start("TLS inspection", Some(jobs.len() as u64));
+    let results: Vec<_> = futures_util::stream::iter(jobs)
+        .map(|(index, target)| async move {
+            let result = kagami_tls::inspect(&target, &settings.trust, &settings.tls_limits).await;
+            (index, target, result)
+        })
+        .buffer_unordered(8)
+        .inspect(|_| progress.advance(1))
+        .collect()
+        .await;
+    progress.finish();
+    let now = OffsetDateTime::now_utc();
+    for (index, target, result) in results {
+        let service = &mut services[index].service;
+        let subject = match &target.server_name {
+            Some(name) => format!("{name} ({})", target.addr),
+            None => target.addr.to_string(),
+        };
+        match result {
+            Ok(info) => {
+                if let Some(domain) = targets.get(&service.ip).map(|t| &t.domain) {
+                    out.findings.extend(kagami_tls::checks(
+                        &info,
+                        domain,
+                        target.server_name.as_ref(),
+                        service.ip,
+                        service.port,
+                        now,
+                    ));
+                }
+                let status = if info.untested.is_empty() {
+                    StepStatus::Ok
+                } else {
+                    StepStatus::Partial
+                };
+                let mut step = CoverageStep::new("tls", subject, status)
+                    .counts(1, 1, 0)
+                    .detail(format!("versions: {}", info.versions.join(", ")));
+                if !info.untested.is_empty() {
+                    step = step.detail(format!(
+                        "versions: {}; not tested: {}",
+                        info.versions.join(", "),
+                        info.untested.join("; ")
+                    ));
+                }
+                out.steps.push(step);
+                // Keep the inspection under the first name (the order of hostnames).
+                if service.tls.is_none() || service.hostnames.first() == target.server_name.as_ref()
+                {
+                    service.tls = Some(info);
+                }
+            }
+            Err(e) => out.steps.push(
+                CoverageStep::new("tls", subject, StepStatus::Failed)
+                    .counts(1, 0, 1)
+                    .detail(e.to_string()),
+            ),
+        }
+    }
+    out
 }
 
 async fn udp_probes(
@@ -218,6 +349,21 @@ async fn udp_probes(
         }
     }
     out
+}
+
+/// Host names the certificates of the probed services name (wildcards
+/// reduced to their base name), for discovery to consider.
+pub(crate) fn certificate_names(probing: &Probing) -> Vec<DomainName> {
+    let mut names: Vec<DomainName> = probing
+        .services
+        .iter()
+        .filter_map(|p| p.service.tls.as_ref()?.chain.first())
+        .flat_map(|leaf| leaf.sans.iter())
+        .filter_map(|san| DomainName::parse(san.strip_prefix("*.").unwrap_or(san)).ok())
+        .collect();
+    names.sort();
+    names.dedup();
+    names
 }
 
 /// The service records of what was probed.
