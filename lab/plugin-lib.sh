@@ -1,7 +1,7 @@
 # Helpers shared by the service plug-ins in lab/services/. Sourced after
 # lab/lib.sh by each plug-in; not run on its own.
 # shellcheck shell=bash
-# shellcheck disable=SC2034
+# shellcheck disable=SC2034,SC2016
 
 PLUGIN="$(basename "$0")"
 PDIR="$STATE/$PLUGIN"
@@ -55,6 +55,17 @@ pid_from() { # pidfile
   printf '%s\n' "$pid"
 }
 
+# True while PID exists and has not exited. An exited daemon stays a zombie
+# until its parent (often init) reaps it, which can take seconds.
+running() { # pid
+  local stat
+  stat="$(cat "/proc/$1/stat" 2>/dev/null)" || return 1
+  [ -n "$stat" ] || return 1
+  stat="${stat##*) }"
+  [ "${stat%% *}" != Z ]
+}
+gone() { ! running "$1"; }
+
 # Stops the process recorded in PIDFILE (signal, then up to 10 s, then KILL)
 # and removes the pid file. Only a lab-owned process is signalled.
 stop_pidfile() { # label pidfile [signal]
@@ -62,10 +73,10 @@ stop_pidfile() { # label pidfile [signal]
   if pid="$(pid_from "$pf")"; then
     kill "-$sig" "$pid" 2>/dev/null || true
     for _ in $(seq 1 100); do
-      kill -0 "$pid" 2>/dev/null || break
+      running "$pid" || break
       sleep 0.1
     done
-    if kill -0 "$pid" 2>/dev/null; then
+    if running "$pid"; then
       kill -KILL "$pid" 2>/dev/null || true
       sleep 0.2
     fi
@@ -118,6 +129,19 @@ remove_lo_addrs() {
     ip addr del "$a/32" dev lo 2>/dev/null && echo "  removed $a from lo" || true
   done <"$PDIR/added-addresses"
   rm -f "$PDIR/added-addresses"
+}
+
+# Writes stdin to FILE only when the content differs, so an unchanged
+# configuration keeps its time stamp (Postfix takes seconds longer to start
+# right after main.cf changed).
+write_if_changed() { # file
+  local tmp="$1.new"
+  cat >"$tmp"
+  if [ -f "$1" ] && cmp -s "$tmp" "$1"; then
+    rm -f "$tmp"
+  else
+    mv "$tmp" "$1"
+  fi
 }
 
 # Runs a check until it succeeds or SECONDS elapse.

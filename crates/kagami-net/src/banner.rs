@@ -51,7 +51,9 @@ pub fn from_greeting(greeting: &[u8]) -> Option<Announced> {
     if first.starts_with("* OK") || first.starts_with("* PREAUTH") {
         return Some(pop3_or_imap("imap", first));
     }
-    if first.starts_with("220") {
+    // A "220" that never ends its line is not an FTP or SMTP server, whose
+    // greetings are CRLF-terminated lines.
+    if first.starts_with("220") && text.contains('\n') {
         let upper = first.to_ascii_uppercase();
         if upper.contains("FTP") {
             return Some(ftp(first));
@@ -281,6 +283,7 @@ mod tests {
             "imap"
         );
         assert_eq!(announced(b"220 welcome\r\n").protocol, "220");
+        assert!(from_greeting(b"220 AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA").is_none());
     }
 
     #[test]

@@ -124,15 +124,20 @@ async fn greeted<S: AsyncRead + AsyncWrite + Unpin>(
         return;
     };
     if announced.protocol == "220" {
-        // SMTP answers EHLO with 250; FTP rejects it.
+        // SMTP answers EHLO with 250; FTP rejects it with a 5xx reply.
+        // Anything else leaves the service unidentified.
         let reply = conn
             .ask(b"EHLO kagami.invalid\r\n", numeric_reply_done)
             .await
             .unwrap_or_default();
+        let rejected =
+            reply.len() >= 3 && reply[0] == b'5' && reply[1..3].iter().all(u8::is_ascii_digit);
         announced.protocol = if reply.starts_with(b"250") {
             "smtp"
-        } else {
+        } else if rejected {
             "ftp"
+        } else {
+            return;
         };
     }
     apply(&mut probed.service, &announced);

@@ -34,7 +34,7 @@ pub(crate) fn parse(der: &[u8]) -> Option<ParsedCert> {
     let info = CertificateInfo {
         subject: rfc4514(cert.subject()),
         issuer: rfc4514(cert.issuer()),
-        serial: hex(cert.raw_serial()),
+        serial: serial_hex(cert.raw_serial()),
         not_before: cert.validity().not_before.to_datetime(),
         not_after: cert.validity().not_after.to_datetime(),
         sans: sans(&cert),
@@ -54,6 +54,16 @@ pub(crate) fn validity(der: &[u8]) -> Option<(OffsetDateTime, OffsetDateTime)> {
         cert.validity().not_before.to_datetime(),
         cert.validity().not_after.to_datetime(),
     ))
+}
+
+/// The serial number as lower-case hex, without the sign octet DER adds
+/// when the high bit is set (as `openssl x509 -serial` shows it).
+fn serial_hex(raw: &[u8]) -> String {
+    let first = raw
+        .iter()
+        .position(|&b| b != 0)
+        .unwrap_or_else(|| raw.len().saturating_sub(1));
+    hex(&raw[first..])
 }
 
 fn hex(bytes: &[u8]) -> String {
@@ -265,6 +275,13 @@ mod tests {
         let mut modulus = vec![0x00];
         modulus.extend(std::iter::repeat_n(0xff, 256));
         assert_eq!(unsigned_bits(&modulus), 2048);
+    }
+
+    #[test]
+    fn serials_drop_the_sign_octet() {
+        assert_eq!(serial_hex(&[0x00, 0x9d, 0xf0]), "9df0");
+        assert_eq!(serial_hex(&[0x01, 0x00]), "0100");
+        assert_eq!(serial_hex(&[0x00]), "00");
     }
 
     #[test]

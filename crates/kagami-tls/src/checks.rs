@@ -2,7 +2,7 @@
 //!
 //! | id | when |
 //! | --- | --- |
-//! | `tls.cert_expired` | the leaf's `notAfter` is in the past |
+//! | `tls.cert_expired` | the leaf's `notAfter` is in the past, or an intermediate's when verification failed on it |
 //! | `tls.cert_self_signed` | the leaf is self-signed, or the chain does not reach a trusted root |
 //! | `tls.cert_hostname_mismatch` | reached by a host name the leaf does not cover |
 //! | `tls.legacy_protocol` | SSLv3, TLS 1.0 or TLS 1.1 accepted |
@@ -75,6 +75,22 @@ pub fn checks(
                 .with_detail("not_after", not_after),
             );
         }
+        if leaf.not_after > now
+            && let Some(expired) = expired_intermediate(info, now)
+        {
+            findings.push(
+                finding(
+                    CheckId::TlsCertExpired,
+                    format!(
+                        "{at} presents the certificate for {who} with an intermediate certificate \"{}\" that expired on {} ({}), so the chain does not verify",
+                        expired.subject,
+                        day(expired.not_after),
+                        ago((now - expired.not_after).whole_days())
+                    ),
+                )
+                .with_detail("not_after", rfc3339(expired.not_after)),
+            );
+        }
 
         if let Some(why) = untrusted_chain(info) {
             let evidence = if leaf.self_signed {
@@ -120,9 +136,13 @@ pub fn checks(
             finding(
                 CheckId::TlsLegacyProtocol,
                 format!(
-                    "{at} completes a handshake with {}, outdated protocol version{} with known weaknesses",
-                    legacy.join(", "),
-                    if legacy.len() == 1 { "" } else { "s" }
+                    "{at} accepts {}, {} with known weaknesses that current clients no longer use",
+                    join_and(&legacy),
+                    if legacy.len() == 1 {
+                        "an outdated protocol version"
+                    } else {
+                        "outdated protocol versions"
+                    }
                 ),
             )
             .with_detail(
@@ -132,6 +152,20 @@ pub fn checks(
         );
     }
     findings
+}
+
+/// An expired certificate after the leaf, when verification failed on a
+/// date (an expired extra certificate that verification did not need, such
+/// as a superseded cross-signed root, is not reported).
+fn expired_intermediate(info: &TlsInfo, now: OffsetDateTime) -> Option<&CertificateInfo> {
+    let failed_on_date = info
+        .trust_error
+        .as_deref()
+        .is_some_and(|e| e.split("; ").any(|p| p == verify::EXPIRED));
+    if info.trusted || !failed_on_date {
+        return None;
+    }
+    info.chain.iter().skip(1).find(|c| c.not_after <= now)
 }
 
 /// Why the chain does not reach a trusted root, or `None` when it does (an
@@ -180,6 +214,15 @@ fn describe(cert: &CertificateInfo) -> String {
         .cloned()
         .or_else(|| names::common_name_of(&cert.subject))
         .unwrap_or_else(|| format!("\"{}\"", cert.subject))
+}
+
+/// `a`, `a and b`, `a, b and c`.
+fn join_and(items: &[&str]) -> String {
+    match items {
+        [] => String::new(),
+        [one] => (*one).to_owned(),
+        [init @ .., last] => format!("{} and {last}", init.join(", ")),
+    }
 }
 
 fn rfc3339(at: OffsetDateTime) -> String {
@@ -348,6 +391,23 @@ mod tests {
             ids(&run(&dated, Some("www.example.test"))),
             ["tls.cert_expired", "tls.cert_self_signed"]
         );
+    }
+
+    #[test]
+    fn an_expired_intermediate_counts_only_when_verification_needed_it() {
+        let mut chain = info(leaf(NOW + Duration::days(90)));
+        let mut intermediate = leaf(datetime!(2026-03-01 0:00 UTC));
+        intermediate.subject = "CN=Example Intermediate,O=Example".into();
+        intermediate.sans.clear();
+        chain.chain.push(intermediate);
+        // Verification succeeded through another path: nothing to report.
+        assert!(run(&chain, None).is_empty());
+        chain.trusted = false;
+        chain.trust_error = Some("certificate expired".into());
+        let findings = run(&chain, None);
+        assert_eq!(ids(&findings), ["tls.cert_expired"]);
+        assert_eq!(findings[0].details["not_after"], "2026-03-01T00:00:00Z");
+        assert!(findings[0].evidence.contains("Example Intermediate"));
     }
 
     #[test]

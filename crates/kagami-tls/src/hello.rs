@@ -245,7 +245,7 @@ fn scan(buf: &[u8]) -> Scan {
                 Some(done) => Scan::Done(done),
                 None => Scan::Done(Reply::NotTls(format!(
                     "the reply does not start with a TLS record (first bytes {:02x?})",
-                    &header[..]
+                    header
                 ))),
             };
         }

@@ -68,6 +68,16 @@ pub struct TlsTarget {
 /// Inspects the TLS service at `target`: certificate chain, trust verdict
 /// against `trust`, name match, and the protocol versions it accepts.
 ///
+/// `trusted` is the full WebPKI verdict (chain, dates, and the name when
+/// there is one). `trust_error` lists what failed, joined by `"; "`, from a
+/// fixed set of phrases: `certificate expired`, `certificate not yet valid`,
+/// `not valid for name`, `unknown issuer`, `CA certificate used as server
+/// certificate`, `bad signature`, `not valid for server authentication`,
+/// `certificate revoked`, `unsupported signature algorithm`, `malformed
+/// certificate`, or `invalid certificate: …`. A chain that fails on its
+/// dates is verified again at a moment inside its validity, so an expired
+/// certificate from an unknown issuer shows both.
+///
 /// Fails when the service cannot be reached, when the STARTTLS upgrade is
 /// refused ([`TlsError::StarttlsRefused`]), or when no handshake of any
 /// version yields a certificate.

@@ -312,3 +312,17 @@ async fn a_closed_port_is_a_network_error() {
     assert!(matches!(error, TlsError::Connect { .. }), "{error:?}");
     assert!(error.is_network());
 }
+
+#[test]
+fn futures_can_move_between_threads() {
+    fn assert_send<T: Send>(_: &T) {}
+    let target = TlsTarget {
+        addr: "127.10.31.1:1".parse().expect("address"),
+        server_name: None,
+        starttls: None,
+    };
+    let trust = Trust::load(&[]).expect("system roots");
+    let limits = TlsLimits::default();
+    let future = inspect(&target, &trust, &limits);
+    assert_send(&future);
+}

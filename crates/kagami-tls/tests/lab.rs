@@ -1,5 +1,7 @@
 //! Inspection and checks against the lab's TLS endpoints
-//! (lab/services/nginx-tls, 127.10.30.1-7:443). Start the lab first:
+//! (lab/services/nginx-tls, 127.10.30.1-7:443), plus servers started here
+//! with the lab's certificates (rustls over SMTP STARTTLS, `openssl
+//! s_server` for legacy-only servers) on 127.10.31.x. Start the lab first:
 //! `lab/up`.
 
 use std::net::{IpAddr, SocketAddr};
@@ -125,6 +127,7 @@ async fn valid_endpoint_is_clean() {
     assert_eq!((leaf.key_type.as_str(), leaf.key_bits), ("EC", 256));
     assert!(!leaf.self_signed);
     assert!(leaf.serial.len() >= 2 && leaf.serial.bytes().all(|b| b.is_ascii_hexdigit()));
+    assert!(!leaf.serial.starts_with("00"), "{}", leaf.serial);
     assert_eq!(leaf.sha256, fingerprint("valid"));
     assert!(leaf.not_before < OffsetDateTime::now_utc());
     assert!(findings_of(&info, host, "127.10.30.1").is_empty());
@@ -347,4 +350,102 @@ async fn starttls_service_is_inspected_after_the_upgrade() {
     assert!(info.untested.is_empty(), "{:?}", info.untested);
     assert!(info.trusted, "{:?}", info.trust_error);
     assert_eq!(info.chain[0].sha256, fingerprint("valid"));
+}
+
+/// An `openssl s_server` with the lab's `legacy` certificate, killed on drop.
+struct OpensslServer {
+    child: std::process::Child,
+    addr: SocketAddr,
+}
+
+impl OpensslServer {
+    async fn start(ip: &str, args: &[&str]) -> Self {
+        let certs = lab_dir().join("nginx-tls/certs");
+        // Learn a free port, then let s_server take it.
+        let port = {
+            let listener = std::net::TcpListener::bind((ip, 0)).expect("bind");
+            listener.local_addr().expect("address").port()
+        };
+        let addr = SocketAddr::new(ip.parse().expect("ip"), port);
+        let child = std::process::Command::new("openssl")
+            .arg("s_server")
+            .arg("-accept")
+            .arg(addr.to_string())
+            .arg("-cert")
+            .arg(certs.join("legacy.pem"))
+            .arg("-key")
+            .arg(certs.join("legacy.key"))
+            .args(["-www", "-quiet"])
+            .args(args)
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("openssl s_server (Debian package openssl)");
+        let server = Self { child, addr };
+        for _ in 0..50 {
+            if TcpStream::connect(addr).await.is_ok() {
+                return server;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("openssl s_server did not start on {addr}");
+    }
+}
+
+impl Drop for OpensslServer {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[tokio::test]
+async fn a_tls10_only_server_still_shows_its_certificate() {
+    // rustls cannot talk to it at all: the chain comes from the legacy probe.
+    let trust = lab_trust().await;
+    let server =
+        OpensslServer::start("127.10.31.3", &["-tls1", "-cipher", "DEFAULT:@SECLEVEL=0"]).await;
+    let target = TlsTarget {
+        addr: server.addr,
+        server_name: Some(name("legacy.tls.test")),
+        starttls: None,
+    };
+    let info = inspect(&target, &trust, &TlsLimits::default())
+        .await
+        .expect("inspect");
+    assert_eq!(info.versions, ["TLSv1.0"]);
+    assert!(info.trusted, "{:?}", info.trust_error);
+    assert_eq!(info.name_matches, Some(true));
+    assert_eq!(info.chain[0].sha256, fingerprint("legacy"));
+    let findings = findings_of(&info, Some("legacy.tls.test"), "127.10.31.3");
+    assert_eq!(ids(&findings), ["tls.legacy_protocol"]);
+    assert_eq!(
+        findings[0].details["protocols"],
+        serde_json::json!(["TLSv1.0"])
+    );
+}
+
+#[tokio::test]
+async fn tls12_with_only_suites_rustls_lacks_is_still_tls12() {
+    // AES128-SHA (CBC, static RSA) only: rustls refuses, the raw probe sees
+    // the ServerHello, so TLS 1.2 is not reported as refused.
+    let trust = lab_trust().await;
+    let server = OpensslServer::start(
+        "127.10.31.4",
+        &["-tls1_2", "-cipher", "AES128-SHA:@SECLEVEL=0"],
+    )
+    .await;
+    let target = TlsTarget {
+        addr: server.addr,
+        server_name: Some(name("legacy.tls.test")),
+        starttls: None,
+    };
+    let info = inspect(&target, &trust, &TlsLimits::default())
+        .await
+        .expect("inspect");
+    assert_eq!(info.versions, ["TLSv1.2"]);
+    assert!(info.untested.is_empty(), "{:?}", info.untested);
+    assert_eq!(info.chain[0].sha256, fingerprint("legacy"));
+    assert!(findings_of(&info, Some("legacy.tls.test"), "127.10.31.4").is_empty());
 }
