@@ -52,7 +52,8 @@ pub struct CtSource {
 }
 
 impl CtSource {
-    pub fn new(base: &str, tls: rustls::ClientConfig, timeout: Duration) -> Result<Self, CtError> {
+    /// Checks a search's base URL: http or https, path ending in `/`.
+    pub fn parse_base(base: &str) -> Result<Url, CtError> {
         let mut base =
             Url::parse(base).map_err(|e| CtError::BadUrl(base.to_owned(), e.to_string()))?;
         if !matches!(base.scheme(), "http" | "https") {
@@ -65,6 +66,11 @@ impl CtSource {
             let path = format!("{}/", base.path());
             base.set_path(&path);
         }
+        Ok(base)
+    }
+
+    pub fn new(base: &str, tls: rustls::ClientConfig, timeout: Duration) -> Result<Self, CtError> {
+        let base = Self::parse_base(base)?;
         let client = reqwest::Client::builder()
             .tls_backend_preconfigured(tls)
             .timeout(timeout)

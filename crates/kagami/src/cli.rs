@@ -47,7 +47,7 @@ pub(crate) struct ScanArgs {
     pub(crate) allow_private: bool,
 
     /// Base URL of a crt.sh-compatible certificate-transparency search.
-    #[arg(long, value_name = "URL", default_value = "https://crt.sh")]
+    #[arg(long, value_name = "URL", default_value = "https://crt.sh", value_parser = parse_ct_url)]
     pub(crate) ct_url: String,
 
     /// Do not search certificate transparency.
@@ -137,6 +137,12 @@ fn parse_resolver(text: &str) -> Result<SocketAddr, String> {
         .map_err(|_| {
             format!("{text:?} is not IP or IP:PORT (IPv6 with a port: [2001:db8::53]:5353)")
         })
+}
+
+fn parse_ct_url(text: &str) -> Result<String, String> {
+    kagami_discovery::CtSource::parse_base(text)
+        .map(|_| text.to_owned())
+        .map_err(|e| e.to_string())
 }
 
 fn parse_severity(text: &str) -> Result<Severity, String> {
