@@ -9,6 +9,7 @@ use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use time::OffsetDateTime;
 
+use crate::assessment::{Damage, Score};
 use crate::check::{CheckId, Confidence, Severity};
 use crate::name::DomainName;
 
@@ -164,6 +165,130 @@ pub struct CertificateInfo {
     pub self_signed: bool,
     /// SHA-256 of the DER encoding, lower-case hex.
     pub sha256: String,
+}
+
+/// A web origin (scheme, host, port) as the web stage saw it: reached by
+/// address or by one of the in-scope names that resolve to it (virtual hosts).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebOrigin {
+    /// `https://www.example.jp/` or `http://192.0.2.10:8080/`.
+    pub url: String,
+    pub ip: IpAddr,
+    pub port: u16,
+    pub tls: bool,
+    /// The name sent as Host (and SNI); absent when reached by address.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub hostname: Option<DomainName>,
+    /// Another origin of the same service that answered the first page
+    /// byte for byte the same; this one was not probed further.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_as: Option<String>,
+    /// Status of the last answer to `GET /` (after the redirects followed).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    /// The redirects of `GET /`, in order.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub redirects: Vec<WebRedirect>,
+    /// Where `GET /` ended.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub final_url: Option<String>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub title: Option<String>,
+    /// Response headers of the last answer to `GET /`, in order, capped.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub headers: Vec<HttpHeader>,
+    /// Cookies the origin set in any answer (names and flags, never values).
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub cookies: Vec<WebCookie>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<WebBody>,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub favicon: Option<Favicon>,
+    /// The leaf certificate presented to this origin's name (HTTPS only).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub certificate: Option<CertificateInfo>,
+    /// Products identified by the fingerprints, with versions where exposed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub technologies: Vec<Technology>,
+    /// Every request made to the origin, in order: the bounded path set.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub fetched: Vec<WebFetch>,
+}
+
+/// One redirect of a redirect chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebRedirect {
+    pub url: String,
+    pub status: u16,
+    pub location: String,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct HttpHeader {
+    pub name: String,
+    pub value: String,
+}
+
+/// A cookie as set by a `Set-Cookie` header: its name and attributes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebCookie {
+    pub name: String,
+    pub secure: bool,
+    pub http_only: bool,
+    /// The `SameSite` attribute as sent (`Strict`, `Lax`, `None`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub same_site: Option<String>,
+    /// The path that set it.
+    pub path: String,
+}
+
+/// What was read of a body.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebBody {
+    /// Bytes kept (after decompression), at most the cap.
+    pub bytes: u64,
+    /// The body was longer than the cap, or stopped arriving in time.
+    pub truncated: bool,
+    /// SHA-256 of the bytes kept, lower-case hex.
+    pub sha256: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_type: Option<String>,
+}
+
+/// The site icon and its hash as search engines of exposed services index it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Favicon {
+    pub url: String,
+    /// MurmurHash3 (x86, 32 bit, seed 0, signed) of the base64 encoding
+    /// with a line break every 76 characters.
+    pub mmh3: i32,
+    pub bytes: u64,
+}
+
+/// A product identified on a web origin.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Technology {
+    pub name: String,
+    /// `web-server`, `language`, `framework`, `cms`, `admin-panel`, `vpn`, ...
+    pub category: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub version: Option<String>,
+    /// CPE 2.3 prefix (`cpe:2.3:a:vendor:product`), for vulnerability matching.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub cpe: Option<String>,
+    /// What matched, e.g. `header Server: nginx/1.22.1`.
+    pub evidence: String,
+}
+
+/// One request of the web stage.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct WebFetch {
+    pub path: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status: Option<u16>,
+    pub bytes: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
 }
 
 /// One problem, tied to the check that found it and to where it was seen.
@@ -334,6 +459,12 @@ pub struct Report {
     pub services: Vec<Service>,
     pub findings: Vec<Finding>,
     pub coverage: Coverage,
+    /// The risk score (docs/scoring.md); absent in reports written before it existed.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub score: Option<Score>,
+    /// The estimated damage (docs/scoring.md).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub damage: Option<Damage>,
 }
 
 impl Report {
@@ -353,6 +484,9 @@ impl Report {
         self.assets
             .sort_by(|a, b| (!a.in_scope, &a.hostname).cmp(&(!b.in_scope, &b.hostname)));
         self.services.sort_by_key(|s| (s.ip, s.port));
+        self.web.sort_by(|a, b| {
+            (a.ip, a.port, &a.hostname, &a.url).cmp(&(b.ip, b.port, &b.hostname, &b.url))
+        });
         self.findings.sort_by(|a, b| {
             (b.severity, &a.domain, a.check, &a.hostname, a.ip, a.port).cmp(&(
                 a.severity,
@@ -382,6 +516,8 @@ pub enum ScanEvent {
     Domain(DomainRecords),
     Asset(Asset),
     Service(Service),
+    /// A web origin, once the web stage has probed it.
+    Web(Box<WebOrigin>),
     Finding(Finding),
     /// Last line: coverage and the end time.
     Summary {

@@ -1,18 +1,24 @@
 //! Protocol identification of one open TCP port from what it says and
-//! answers, not from its number: read the greeting; if the port is silent,
-//! try a TLS handshake and the other probes at once, each on its own
-//! connection; inside TLS, identify again. Then the protocol's own read-only
-//! questions gather what the checks need (STARTTLS offered, anonymous FTP,
-//! data stores answering without authentication).
+//! answers, not from its number: wait for a greeting; if the port stays
+//! quiet for a moment, try a TLS handshake and the other probes at once, each
+//! on its own connection, while the greeting may still come; inside TLS,
+//! identify again. Then the protocol's own read-only questions gather what
+//! the checks need (STARTTLS offered, anonymous FTP, data stores answering
+//! without authentication).
 
+use std::future::Future;
 use std::net::SocketAddr;
+use std::pin::Pin;
 use std::sync::Arc;
+use std::time::Duration;
 
-use futures_util::future::join_all;
+use futures_util::StreamExt;
+use futures_util::stream::FuturesUnordered;
 use kagami_core::{DomainName, Service, Transport};
 use rustls::pki_types::ServerName;
 use tokio::io::{AsyncRead, AsyncWrite};
 use tokio::net::TcpStream;
+use tokio::time::Instant;
 use tokio_rustls::TlsConnector;
 
 use crate::banner::{self, Announced};
@@ -26,7 +32,11 @@ const BANNER_CAP: usize = 300;
 pub struct ProbeContext {
     pub limits: Limits,
     /// How long a server that speaks first may take to greet.
-    pub greeting_wait: std::time::Duration,
+    pub greeting_wait: Duration,
+    /// How long a port may stay quiet (plus three round trips of its
+    /// connection) before the probes start; a greeting still wins while they
+    /// run, until `greeting_wait`.
+    pub quiet: Duration,
     /// A client configuration that completes a handshake with any
     /// certificate (inspection of the certificate is a separate step).
     pub tls: Arc<rustls::ClientConfig>,
@@ -80,27 +90,72 @@ pub async fn identify(addr: SocketAddr, host: Option<&DomainName>, ctx: &ProbeCo
     };
     let host_header = host.map_or_else(|| addr.ip().to_string(), ToString::to_string);
 
-    if !probes::client_speaks_first(addr.port()) {
-        match connect(addr, &ctx.limits).await {
-            Ok(stream) => {
-                let mut conn = Conn::new(stream, ctx.limits);
-                let greeting = conn
-                    .read_until(ctx.greeting_wait, line_done)
-                    .await
-                    .unwrap_or_default();
-                if !greeting.is_empty() {
-                    greeted(&mut probed, conn, &greeting, addr, ctx).await;
-                    return probed;
+    if probes::client_speaks_first(addr.port()) {
+        let found = probe_silent(addr, host, &host_header, ctx, true).await;
+        silent(&mut probed, found, addr, &host_header, ctx).await;
+        return probed;
+    }
+    let started = Instant::now();
+    let stream = match connect(addr, &ctx.limits).await {
+        Ok(stream) => stream,
+        Err(e) => {
+            probed.facts.unread.push(format!("connect: {e}"));
+            return probed;
+        }
+    };
+    let quiet = quiet_time(ctx, started.elapsed());
+    let mut conn = Conn::new(stream, ctx.limits);
+    let heard = {
+        let greeting = conn.read_until(ctx.greeting_wait, line_done);
+        tokio::pin!(greeting);
+        match tokio::time::timeout(quiet, &mut greeting).await {
+            Ok(greeting) => Heard::Greeting(greeting.unwrap_or_default()),
+            Err(_) => {
+                // Quiet so far: probe meanwhile, and keep listening.
+                let probing = probe_silent(addr, host, &host_header, ctx, false);
+                tokio::pin!(probing);
+                tokio::select! {
+                    greeting = &mut greeting => match greeting.unwrap_or_default() {
+                        greeting if !greeting.is_empty() => Heard::Greeting(greeting),
+                        _ => Heard::Probes(probing.await),
+                    },
+                    found = &mut probing => {
+                        if found.decisive() {
+                            Heard::Probes(found)
+                        } else {
+                            match greeting.await.unwrap_or_default() {
+                                greeting if !greeting.is_empty() => Heard::Greeting(greeting),
+                                _ => Heard::Probes(found),
+                            }
+                        }
+                    }
                 }
             }
-            Err(e) => {
-                probed.facts.unread.push(format!("connect: {e}"));
-                return probed;
-            }
         }
+    };
+    match heard {
+        Heard::Greeting(greeting) if !greeting.is_empty() => {
+            greeted(&mut probed, conn, &greeting, addr, ctx).await;
+        }
+        Heard::Greeting(_) => {
+            // The port closed or failed at once without a word: probe it.
+            let found = probe_silent(addr, host, &host_header, ctx, false).await;
+            silent(&mut probed, found, addr, &host_header, ctx).await;
+        }
+        Heard::Probes(found) => silent(&mut probed, found, addr, &host_header, ctx).await,
     }
-    silent(&mut probed, addr, host, &host_header, ctx).await;
     probed
+}
+
+/// What the first moments on a port that may speak first brought.
+enum Heard {
+    Greeting(Vec<u8>),
+    Probes(Silent),
+}
+
+/// The quiet wait of a connection that took `connected_in` to set up.
+fn quiet_time(ctx: &ProbeContext, connected_in: Duration) -> Duration {
+    (ctx.quiet + connected_in * 3).min(ctx.greeting_wait)
 }
 
 fn apply(service: &mut Service, announced: &Announced) {
@@ -263,7 +318,8 @@ async fn ftp_anonymous(
 }
 
 enum TlsProbe {
-    Wrapped(Box<tokio_rustls::client::TlsStream<TcpStream>>),
+    /// A session, and how long connection and handshake took.
+    Wrapped(Box<tokio_rustls::client::TlsStream<TcpStream>>, Duration),
     /// TLS, but no handshake rustls can complete (e.g. TLS 1.0 only).
     TlsOnly,
     /// The server greeted in plain text instead.
@@ -271,20 +327,34 @@ enum TlsProbe {
     No,
 }
 
-async fn try_tls(addr: SocketAddr, host: Option<&DomainName>, ctx: &ProbeContext) -> TlsProbe {
+/// Longest look for a plain-text greeting before a TLS handshake.
+const PEEK_CEILING: Duration = Duration::from_millis(200);
+/// The look lasts this long plus four round trips of the connection.
+const PEEK_BASE: Duration = Duration::from_millis(50);
+
+/// A TLS handshake; with `peek`, first a short look for a plain-text
+/// greeting (a server that speaks first greets before any handshake).
+async fn try_tls(
+    addr: SocketAddr,
+    host: Option<&DomainName>,
+    ctx: &ProbeContext,
+    peek: bool,
+) -> TlsProbe {
+    let started = Instant::now();
     let Ok(stream) = connect(addr, &ctx.limits).await else {
         return TlsProbe::No;
     };
-    // A server that speaks first greets before any handshake: peek for it.
-    let mut peek = [0u8; 8];
-    if let Ok(Ok(n)) = tokio::time::timeout(
-        std::time::Duration::from_millis(200),
-        stream.peek(&mut peek),
-    )
-    .await
+    let connected_in = started.elapsed();
+    let mut first = [0u8; 8];
+    if peek
+        && let Ok(Ok(n)) = tokio::time::timeout(
+            (PEEK_BASE + connected_in * 4).min(PEEK_CEILING),
+            stream.peek(&mut first),
+        )
+        .await
         && n > 0
-        && peek[0] != 0x16
-        && peek[0] != 0x15
+        && first[0] != 0x16
+        && first[0] != 0x15
     {
         let mut conn = Conn::new(stream, ctx.limits);
         return TlsProbe::Greeting(conn.read_reply(line_done).await.unwrap_or_default());
@@ -294,7 +364,7 @@ async fn try_tls(addr: SocketAddr, host: Option<&DomainName>, ctx: &ProbeContext
         .unwrap_or_else(|| ServerName::IpAddress(addr.ip().into()));
     let connector = TlsConnector::from(Arc::clone(&ctx.tls));
     match tokio::time::timeout(ctx.limits.read, connector.connect(name, stream)).await {
-        Ok(Ok(tls)) => TlsProbe::Wrapped(Box::new(tls)),
+        Ok(Ok(tls)) => TlsProbe::Wrapped(Box::new(tls), started.elapsed()),
         Ok(Err(e)) => {
             let inner = e
                 .get_ref()
@@ -325,24 +395,111 @@ async fn run_probe(
         .filter(|r| !r.is_empty())
 }
 
-async fn silent(
-    probed: &mut Probed,
+/// What the TLS handshake and the plain probes of a quiet port brought.
+struct Silent {
+    tls: TlsProbe,
+    /// The reply to each of [`SILENT_PROBES`], in order.
+    replies: Vec<Option<Vec<u8>>>,
+}
+
+impl Silent {
+    /// Something identified the port (or its greeting came after all).
+    fn decisive(&self) -> bool {
+        self.tls.decides()
+            || SILENT_PROBES
+                .iter()
+                .zip(&self.replies)
+                .any(|(probe, reply)| reply.as_deref().is_some_and(|r| telling(probe, r)))
+    }
+}
+
+impl TlsProbe {
+    /// TLS, or a greeting: the plain probes do not matter.
+    fn decides(&self) -> bool {
+        match self {
+            Self::Wrapped(..) | Self::TlsOnly => true,
+            Self::Greeting(greeting) => !greeting.is_empty(),
+            Self::No => false,
+        }
+    }
+}
+
+/// A reply that decides: a greeting, or the answer the probe looks for.
+fn telling(probe: &probes::Probe, reply: &[u8]) -> bool {
+    banner::from_greeting(reply).is_some() || (probe.matches)(reply)
+}
+
+/// Sends the TLS handshake and every plain probe at once, each on its own
+/// connection, and stops as soon as the result is settled: the handshake
+/// counts first, then the probes in their order of preference, so a probe's
+/// answer decides once every probe before it has come back without one.
+async fn probe_silent(
     addr: SocketAddr,
     host: Option<&DomainName>,
     host_header: &str,
     ctx: &ProbeContext,
-) {
-    let plain = join_all(
-        SILENT_PROBES
-            .iter()
-            .map(|probe| run_probe(addr, probe, host_header, ctx)),
-    );
-    let (tls, replies) = tokio::join!(try_tls(addr, host, ctx), plain);
+    peek: bool,
+) -> Silent {
+    enum Done {
+        Tls(TlsProbe),
+        Plain(usize, Option<Vec<u8>>),
+    }
+    type Pending<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
+    let mut pending: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
+    pending.push(Box::pin(async move { Done::Tls(try_tls(addr, host, ctx, peek).await) }));
+    for (index, probe) in SILENT_PROBES.iter().enumerate() {
+        pending.push(Box::pin(async move {
+            Done::Plain(index, run_probe(addr, probe, host_header, ctx).await)
+        }));
+    }
+    let mut tls = None;
+    let mut replies: Vec<Option<Option<Vec<u8>>>> = vec![None; SILENT_PROBES.len()];
+    while let Some(done) = pending.next().await {
+        match done {
+            Done::Tls(probe) => tls = Some(probe),
+            Done::Plain(index, reply) => replies[index] = Some(reply),
+        }
+        if settled(tls.as_ref(), &replies) {
+            break;
+        }
+    }
+    Silent {
+        tls: tls.unwrap_or(TlsProbe::No),
+        replies: replies.into_iter().map(Option::flatten).collect(),
+    }
+}
+
+/// Whether the results so far fix the outcome whatever the others bring.
+fn settled(tls: Option<&TlsProbe>, replies: &[Option<Option<Vec<u8>>>]) -> bool {
     match tls {
-        TlsProbe::Wrapped(stream) => {
+        None => return false,
+        Some(tls) if tls.decides() => return true,
+        Some(_) => {}
+    }
+    for (probe, reply) in SILENT_PROBES.iter().zip(replies) {
+        match reply {
+            None => return false,
+            Some(Some(reply)) if telling(probe, reply) => return true,
+            Some(_) => {}
+        }
+    }
+    true
+}
+
+/// Identifies a quiet port from what the probes brought.
+async fn silent(
+    probed: &mut Probed,
+    found: Silent,
+    addr: SocketAddr,
+    host_header: &str,
+    ctx: &ProbeContext,
+) {
+    let Silent { tls, replies } = found;
+    match tls {
+        TlsProbe::Wrapped(stream, took) => {
             probed.service.tls_wrapped = true;
             probed.service.protocol = "tls".into();
-            inside_tls(probed, *stream, addr, host_header, ctx).await;
+            inside_tls(probed, *stream, took, addr, host_header, ctx).await;
             return;
         }
         TlsProbe::TlsOnly => {
@@ -408,17 +565,20 @@ fn first_line(reply: &[u8]) -> &[u8] {
     &reply[..end]
 }
 
-/// Identification inside an established TLS session.
+/// Identification inside an established TLS session that took `took` to
+/// set up: a short wait for a greeting (implicit-TLS mail and FTP servers
+/// speak first), then an HTTP request.
 async fn inside_tls<S: AsyncRead + AsyncWrite + Unpin>(
     probed: &mut Probed,
     stream: S,
+    took: Duration,
     addr: SocketAddr,
     host_header: &str,
     ctx: &ProbeContext,
 ) {
     let mut conn = Conn::new(stream, ctx.limits);
     let greeting = conn
-        .read_until(ctx.greeting_wait.min(ctx.limits.read), line_done)
+        .read_until(quiet_time(ctx, took).min(ctx.limits.read), line_done)
         .await
         .unwrap_or_default();
     if !greeting.is_empty() {
@@ -426,13 +586,21 @@ async fn inside_tls<S: AsyncRead + AsyncWrite + Unpin>(
         return;
     }
     let reply = conn
-        .ask(&probes::http_request(host_header), probes::http_complete)
+        .ask(&probes::http_request(host_header), probes::http_reply_done)
         .await
         .unwrap_or_default();
     if probes::is_http(&reply) {
         probed.service.protocol = "http".into();
         probed.service.banner = Some(printable(first_line(&reply), BANNER_CAP));
         http_details(probed, &reply);
+    } else if let Some(announced) = banner::from_greeting(&reply) {
+        // A greeting slower than the wait, before the answer to the request:
+        // the service is what it announces (an ambiguous "220" stays
+        // unresolved, the session having been spoiled by the request).
+        probed.service.banner = Some(printable(first_line(&reply), BANNER_CAP));
+        if announced.protocol != "220" {
+            apply(&mut probed.service, &announced);
+        }
     }
 }
 

@@ -43,6 +43,15 @@ pub(crate) fn http_complete(reply: &[u8]) -> bool {
     }
 }
 
+/// An HTTP reply is whole, or the reply is not HTTP and its first line has
+/// come (a greeting, an error line: nothing more is needed to tell).
+pub(crate) fn http_reply_done(reply: &[u8]) -> bool {
+    if reply.starts_with(b"HTTP/") {
+        return http_complete(reply);
+    }
+    reply.len() >= 5 && reply.contains(&b'\n')
+}
+
 fn redis_request(_: &str) -> Vec<u8> {
     b"*1\r\n$4\r\nPING\r\n".to_vec()
 }
@@ -173,7 +182,7 @@ pub(crate) const SILENT_PROBES: &[Probe] = &[
         protocol: "http",
         request: http_request,
         matches: is_http,
-        complete: http_complete,
+        complete: http_reply_done,
     },
     Probe {
         protocol: "redis",

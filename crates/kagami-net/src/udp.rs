@@ -1,7 +1,10 @@
 //! UDP probes: SNMP v1/v2c GET of sysDescr with default communities, and the
-//! recursion test of a name server. Both send a handful of datagrams and wait
-//! a bounded time; silence is the normal answer of a well-configured host.
+//! recursion test of a name server. Both send a handful of datagrams, send
+//! them once more if nothing came back, and wait a bounded time; silence is
+//! the normal answer of a well-configured host. A closed port says so (ICMP
+//! port unreachable), and then the wait ends at once.
 
+use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr};
 use std::time::Duration;
 
@@ -109,52 +112,108 @@ fn parse_response(datagram: &[u8]) -> Option<(u32, String)> {
     ))
 }
 
-async fn socket_for(target: IpAddr) -> std::io::Result<UdpSocket> {
-    let local: SocketAddr = match target {
+/// How long a UDP probe waits for its answer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct UdpWait {
+    /// The whole wait, from the first datagram on.
+    pub total: Duration,
+    /// When the datagrams are sent again if nothing came back (a lost
+    /// request or answer); at most `total`.
+    pub resend_after: Duration,
+}
+
+impl UdpWait {
+    /// Waits `total`; sends again after a few round trips of `rtt` when the
+    /// host's round-trip time is known, else halfway.
+    pub fn new(total: Duration, rtt: Option<Duration>) -> Self {
+        let resend_after = rtt.map_or(total / 2, |rtt| {
+            (rtt * 4 + Duration::from_millis(250)).min(total / 2)
+        });
+        Self {
+            total,
+            resend_after,
+        }
+    }
+}
+
+async fn socket_for(target: SocketAddr) -> std::io::Result<UdpSocket> {
+    let local: SocketAddr = match target.ip() {
         IpAddr::V4(_) => (Ipv4Addr::UNSPECIFIED, 0).into(),
         IpAddr::V6(_) => (Ipv6Addr::UNSPECIFIED, 0).into(),
     };
-    UdpSocket::bind(local).await
+    let socket = UdpSocket::bind(local).await?;
+    socket.connect(target).await?;
+    Ok(socket)
 }
 
-/// Asks `ip:161` for sysDescr with each default community over v2c and v1;
-/// returns the first that answers. Two rounds, `wait` each.
-pub async fn snmp_default_community(
-    ip: IpAddr,
-    wait: Duration,
-) -> std::io::Result<Option<SnmpAnswer>> {
-    let socket = socket_for(ip).await?;
-    socket.connect(SocketAddr::new(ip, 161)).await?;
-    let base: u32 = rand::random::<u32>() & 0x7fff_0000;
-    let mut requests = Vec::new();
-    for (c, community) in COMMUNITIES.iter().enumerate() {
-        for (version, name) in [(1u8, "v2c"), (0u8, "v1")] {
-            let id = base + (c as u32) * 2 + u32::from(version);
-            requests.push((id, *community, name, get_request(version, community, id)));
-        }
-    }
+/// Sends `requests` to `target`, sends them again after `wait.resend_after`,
+/// and returns the first datagram `accept` takes within `wait.total`. `None`
+/// when nothing acceptable came, or at once when the port is closed.
+async fn exchange<T>(
+    target: SocketAddr,
+    requests: &[Vec<u8>],
+    wait: UdpWait,
+    accept: impl Fn(&[u8]) -> Option<T>,
+) -> std::io::Result<Option<T>> {
+    let socket = socket_for(target).await?;
+    let started = tokio::time::Instant::now();
     let mut buf = vec![0u8; 4096];
-    for _round in 0..2 {
-        for (_, _, _, request) in &requests {
-            // An ICMP port-unreachable from an earlier datagram surfaces here.
-            let _ = socket.send(request).await;
+    for deadline in [wait.resend_after.min(wait.total), wait.total] {
+        if started.elapsed() >= wait.total {
+            break;
         }
-        let deadline = tokio::time::Instant::now() + wait;
-        while let Ok(received) = tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-            let Ok(len) = received else { continue };
-            if let Some((id, sys_descr)) = parse_response(&buf[..len])
-                && let Some((_, community, version, _)) =
-                    requests.iter().find(|(rid, ..)| *rid == id)
+        for request in requests {
+            // An ICMP port unreachable for an earlier datagram surfaces here.
+            if let Err(e) = socket.send(request).await
+                && e.kind() == ErrorKind::ConnectionRefused
             {
-                return Ok(Some(SnmpAnswer {
-                    community: (*community).to_owned(),
-                    version,
-                    sys_descr,
-                }));
+                return Ok(None);
+            }
+        }
+        while let Ok(received) =
+            tokio::time::timeout_at(started + deadline, socket.recv(&mut buf)).await
+        {
+            match received {
+                Ok(len) => {
+                    if let Some(answer) = accept(&buf[..len]) {
+                        return Ok(Some(answer));
+                    }
+                }
+                // Nothing listens on the port: no answer will come.
+                Err(e) if e.kind() == ErrorKind::ConnectionRefused => return Ok(None),
+                Err(_) => {}
             }
         }
     }
     Ok(None)
+}
+
+/// Asks `ip:161` for sysDescr with each default community over v2c and v1;
+/// returns the first that answers.
+pub async fn snmp_default_community(
+    ip: IpAddr,
+    wait: UdpWait,
+) -> std::io::Result<Option<SnmpAnswer>> {
+    let base: u32 = rand::random::<u32>() & 0x7fff_0000;
+    let mut requests = Vec::new();
+    let mut asked = Vec::new();
+    for (c, community) in COMMUNITIES.iter().enumerate() {
+        for (version, name) in [(1u8, "v2c"), (0u8, "v1")] {
+            let id = base + (c as u32) * 2 + u32::from(version);
+            requests.push(get_request(version, community, id));
+            asked.push((id, *community, name));
+        }
+    }
+    exchange(SocketAddr::new(ip, 161), &requests, wait, |datagram| {
+        let (id, sys_descr) = parse_response(datagram)?;
+        let (_, community, version) = asked.iter().find(|(rid, ..)| *rid == id)?;
+        Some(SnmpAnswer {
+            community: (*community).to_owned(),
+            version,
+            sys_descr,
+        })
+    })
+    .await
 }
 
 /// What a name server said to a recursive question about someone else's name.
@@ -189,11 +248,11 @@ fn encode_name(name: &str) -> Option<Vec<u8>> {
     Some(out)
 }
 
-/// Sends `name A` with recursion desired to `server` (two tries, `wait` each).
+/// Sends `name A` with recursion desired to `server`.
 pub async fn ask_recursively(
     server: SocketAddr,
     name: &str,
-    wait: Duration,
+    wait: UdpWait,
 ) -> std::io::Result<Option<RecursionAnswer>> {
     let Some(qname) = encode_name(name) else {
         return Ok(None);
@@ -203,27 +262,18 @@ pub async fn ask_recursively(
     query.extend_from_slice(&[0x01, 0x00, 0, 1, 0, 0, 0, 0, 0, 0]);
     query.extend(qname);
     query.extend_from_slice(&[0, 1, 0, 1]);
-    let socket = socket_for(server.ip()).await?;
-    socket.connect(server).await?;
-    let mut buf = vec![0u8; 4096];
-    for _ in 0..2 {
-        let _ = socket.send(&query).await;
-        let deadline = tokio::time::Instant::now() + wait;
-        while let Ok(received) = tokio::time::timeout_at(deadline, socket.recv(&mut buf)).await {
-            let Ok(len) = received else { continue };
-            let reply = &buf[..len];
-            if len < 12 || reply[..2] != id.to_be_bytes() || reply[2] & 0x80 == 0 {
-                continue;
-            }
-            return Ok(Some(RecursionAnswer {
-                recursion_available: reply[3] & 0x80 != 0,
-                authoritative: reply[2] & 0x04 != 0,
-                rcode: reply[3] & 0x0f,
-                answers: u16::from_be_bytes([reply[6], reply[7]]),
-            }));
+    exchange(server, &[query], wait, |reply| {
+        if reply.len() < 12 || reply[..2] != id.to_be_bytes() || reply[2] & 0x80 == 0 {
+            return None;
         }
-    }
-    Ok(None)
+        Some(RecursionAnswer {
+            recursion_available: reply[3] & 0x80 != 0,
+            authoritative: reply[2] & 0x04 != 0,
+            rcode: reply[3] & 0x0f,
+            answers: u16::from_be_bytes([reply[6], reply[7]]),
+        })
+    })
+    .await
 }
 
 #[cfg(test)]

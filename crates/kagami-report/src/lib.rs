@@ -29,8 +29,11 @@ impl ReportBuilder {
                 domains: Vec::new(),
                 assets: Vec::new(),
                 services: Vec::new(),
+                web: Vec::new(),
                 findings: Vec::new(),
                 coverage: Coverage::default(),
+                score: None,
+                damage: None,
             },
         }
     }
@@ -50,6 +53,7 @@ impl ReportBuilder {
             ScanEvent::Domain(records) => self.report.domains.push(records),
             ScanEvent::Asset(asset) => self.report.assets.push(asset),
             ScanEvent::Service(service) => self.report.services.push(service),
+            ScanEvent::Web(origin) => self.report.web.push(*origin),
             ScanEvent::Finding(finding) => self.report.findings.push(finding),
             ScanEvent::Summary {
                 finished_at,

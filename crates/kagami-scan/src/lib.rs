@@ -68,6 +68,10 @@ pub enum ScanError {
     Tls(#[from] rustls::Error),
 }
 
+/// Connections one identification may have open at once (the greeting
+/// wait, the TLS handshake and the silent-service probes).
+const IDENTIFY_CONNECTIONS: usize = 10;
+
 /// A prepared scan: configuration checked, sockets open.
 pub struct Scanner {
     config: ScanConfig,
@@ -126,7 +130,8 @@ impl Scanner {
                 kagami_net::identification_client_config()?,
                 config.timeout,
             ),
-            parallel: 32,
+            // Identifying one service may open a connection per probe.
+            parallel: (config.concurrency / IDENTIFY_CONNECTIONS).max(1),
             recursion_probe: config.recursion_probe.clone(),
             udp_wait: config.timeout,
             trust,

@@ -9,6 +9,7 @@ use std::time::Duration;
 
 use futures_util::StreamExt;
 use kagami_core::{CoverageStep, DomainName, Finding, Progress, Service, StepStatus};
+use kagami_net::udp::UdpWait;
 use kagami_net::{ProbeContext, Probed, ScanOptions};
 use kagami_tls::{Starttls, TlsLimits, TlsTarget, Trust};
 use time::OffsetDateTime;
@@ -26,9 +27,10 @@ pub(crate) struct ProbeSettings {
     pub(crate) ports: Vec<u16>,
     pub(crate) scan: ScanOptions,
     pub(crate) context: ProbeContext,
-    /// Services identified at once.
+    /// Services identified (and TLS services inspected) at once.
     pub(crate) parallel: usize,
     pub(crate) recursion_probe: String,
+    /// The whole wait of a UDP probe of one address.
     pub(crate) udp_wait: Duration,
     pub(crate) trust: Trust,
     pub(crate) tls_limits: TlsLimits,
@@ -54,8 +56,10 @@ pub(crate) async fn probe(
 ) -> Probing {
     let mut out = Probing::default();
     let hosts: Vec<IpAddr> = targets.keys().copied().collect();
+    let mut round_trips = BTreeMap::new();
     if !hosts.is_empty() {
         let scan = kagami_net::scan_tcp(&hosts, &settings.ports, &settings.scan, progress).await;
+        round_trips.extend(scan.round_trips.iter().copied());
         let status = if scan.timeouts == 0 {
             StepStatus::Ok
         } else {
@@ -95,7 +99,15 @@ pub(crate) async fn probe(
             );
         }
     }
-    let udp = udp_probes(targets, nameservers, &out.services, settings, progress).await;
+    let udp = udp_probes(
+        targets,
+        nameservers,
+        &out.services,
+        &round_trips,
+        settings,
+        progress,
+    )
+    .await;
     out.findings.extend(udp.findings);
     out.steps.extend(udp.steps);
     out
@@ -192,7 +204,7 @@ async fn inspect_tls(
             let result = kagami_tls::inspect(&target, &settings.trust, &settings.tls_limits).await;
             (index, target, result)
         })
-        .buffer_unordered(8)
+        .buffer_unordered(settings.parallel.max(1))
         .inspect(|_| progress.advance(1))
         .collect()
         .await;
@@ -252,21 +264,24 @@ async fn udp_probes(
     targets: &BTreeMap<IpAddr, ProbeTarget>,
     nameservers: &BTreeMap<IpAddr, ProbeTarget>,
     services: &[Probed],
+    round_trips: &BTreeMap<IpAddr, Duration>,
     settings: &ProbeSettings,
     progress: &dyn Progress,
 ) -> Probing {
     let mut out = Probing::default();
     progress.start("SNMP", Some(targets.len() as u64));
-    let wait = settings.udp_wait;
+    let wait = |ip: &IpAddr| UdpWait::new(settings.udp_wait, round_trips.get(ip).copied());
+    // One socket per address: as many addresses at once as connections in flight.
+    let at_once = settings.scan.concurrency.max(1);
     let snmp: Vec<_> = futures_util::stream::iter(targets)
         .map(|(&ip, target)| async move {
             (
                 ip,
                 target,
-                kagami_net::udp::snmp_default_community(ip, wait).await,
+                kagami_net::udp::snmp_default_community(ip, wait(&ip)).await,
             )
         })
-        .buffer_unordered(64)
+        .buffer_unordered(at_once)
         .inspect(|_| progress.advance(1))
         .collect()
         .await;
@@ -314,10 +329,21 @@ async fn udp_probes(
             servers.entry(probed.service.ip).or_insert(target);
         }
     }
-    for (ip, target) in servers {
-        let server = SocketAddr::new(ip, 53);
+    let mut answers: Vec<_> = futures_util::stream::iter(servers)
+        .map(|(ip, target)| async move {
+            let server = SocketAddr::new(ip, 53);
+            let answer =
+                kagami_net::udp::ask_recursively(server, &settings.recursion_probe, wait(&ip))
+                    .await;
+            (ip, target, answer)
+        })
+        .buffer_unordered(at_once)
+        .collect()
+        .await;
+    answers.sort_by_key(|(ip, ..)| *ip);
+    for (ip, target, answer) in answers {
         let subject = format!("{ip}");
-        match kagami_net::udp::ask_recursively(server, &settings.recursion_probe, wait).await {
+        match answer {
             Ok(Some(answer)) => {
                 if answer.is_open() {
                     out.findings.push(kagami_net::checks::open_resolver_finding(
@@ -371,6 +397,10 @@ pub(crate) fn services(probing: &Probing) -> impl Iterator<Item = &Service> {
     probing.services.iter().map(|p| &p.service)
 }
 
+/// How long a port that may speak first stays quiet before the probes
+/// start (a greeting is still awaited while they run).
+const QUIET: Duration = Duration::from_millis(200);
+
 pub(crate) fn default_context(tls: Arc<rustls::ClientConfig>, timeout: Duration) -> ProbeContext {
     ProbeContext {
         limits: kagami_net::Limits {
@@ -379,6 +409,7 @@ pub(crate) fn default_context(tls: Arc<rustls::ClientConfig>, timeout: Duration)
             max_reply: 16 * 1024,
         },
         greeting_wait: timeout,
+        quiet: QUIET.min(timeout),
         tls,
     }
 }
