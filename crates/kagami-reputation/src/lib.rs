@@ -1,11 +1,14 @@
 //! Reputation checks of an organisation's addresses: DNS blocklists in the
-//! RFC 5782 form (`4.3.2.1.<list>` answers `127.0.0.x` when 1.2.3.4 is listed).
+//! RFC 5782 form (`4.3.2.1.<list>` answers `127.0.0.x` when 1.2.3.4 is listed;
+//! IPv6 addresses as 32 reversed nibbles). Lists without IPv6 entries simply
+//! answer NXDOMAIN for them.
 //!
 //! Accuracy matters here: several lists answer with codes in 127.255.255.0/24
 //! when they refuse a query (Spamhaus does so for queries through public
 //! resolvers), and some ISP resolvers rewrite NXDOMAIN into an advertising
 //! address. Neither is a listing; both are reported as a failed look-up.
 
+use std::fmt::Write as _;
 use std::net::{IpAddr, Ipv4Addr};
 
 use futures_util::StreamExt;
@@ -36,10 +39,24 @@ enum Verdict {
     Failed(String),
 }
 
-/// The query name for `ip` on `list`: the octets reversed under the list.
-pub fn query_name(ip: Ipv4Addr, list: &DomainName) -> Option<DomainName> {
-    let [a, b, c, d] = ip.octets();
-    DomainName::parse(&format!("{d}.{c}.{b}.{a}.{list}")).ok()
+/// The query name for `ip` on `list`: IPv4 octets, or IPv6 nibbles, reversed
+/// under the list (RFC 5782 §2.1 and §2.4).
+pub fn query_name(ip: IpAddr, list: &DomainName) -> Option<DomainName> {
+    let mut name = String::with_capacity(64 + list.as_str().len());
+    match ip {
+        IpAddr::V4(v4) => {
+            for octet in v4.octets().iter().rev() {
+                let _ = write!(name, "{octet}.");
+            }
+        }
+        IpAddr::V6(v6) => {
+            for byte in v6.octets().iter().rev() {
+                let _ = write!(name, "{:x}.{:x}.", byte & 0x0f, byte >> 4);
+            }
+        }
+    }
+    name.push_str(list.as_str());
+    DomainName::parse(&name).ok()
 }
 
 fn classify(outcome: Outcome, codes: Vec<Ipv4Addr>) -> Verdict {
@@ -65,7 +82,7 @@ fn classify(outcome: Outcome, codes: Vec<Ipv4Addr>) -> Verdict {
     }
 }
 
-async fn look_up(engine: &Engine, ip: Ipv4Addr, list: &DomainName) -> Verdict {
+async fn look_up(engine: &Engine, ip: IpAddr, list: &DomainName) -> Verdict {
     let Some(name) = query_name(ip, list) else {
         return Verdict::Failed(format!("{list} does not form a valid query name"));
     };
@@ -85,15 +102,15 @@ async fn look_up(engine: &Engine, ip: Ipv4Addr, list: &DomainName) -> Verdict {
     }
 }
 
-async fn reason(engine: &Engine, ip: Ipv4Addr, list: &DomainName) -> Option<String> {
+async fn reason(engine: &Engine, ip: IpAddr, list: &DomainName) -> Option<String> {
     let name = query_name(ip, list)?;
     let answer = engine.query(&name, RecordType::TXT).await.ok()?;
     let text = answer.txt().join(" ");
     (!text.is_empty()).then(|| text.chars().take(300).collect())
 }
 
-/// Looks up every IPv4 subject on every list; `domain` is the target the
-/// findings belong to. The caller passes only addresses it may report on.
+/// Looks up every subject on every list; `domain` is the target the findings
+/// belong to. The caller passes only addresses it may report on.
 pub async fn check_blocklists(
     engine: &Engine,
     domain: &DomainName,
@@ -102,17 +119,12 @@ pub async fn check_blocklists(
 ) -> (Vec<Finding>, Vec<CoverageStep>) {
     let mut findings = Vec::new();
     let mut steps = Vec::new();
-    let v4: Vec<(Ipv4Addr, &Subject)> = subjects
-        .iter()
-        .filter_map(|s| match s.ip {
-            IpAddr::V4(ip) => Some((ip, s)),
-            IpAddr::V6(_) => None,
-        })
-        .collect();
-    let skipped_v6 = subjects.len() - v4.len();
     for list in lists {
-        let verdicts: Vec<_> = futures_util::stream::iter(&v4)
-            .map(|&(ip, subject)| async move { (ip, subject, look_up(engine, ip, list).await) })
+        let verdicts: Vec<_> = futures_util::stream::iter(subjects)
+            .map(|subject| async move {
+                let ip = subject.ip;
+                (ip, subject, look_up(engine, ip, list).await)
+            })
             .buffer_unordered(32)
             .collect()
             .await;
@@ -136,7 +148,7 @@ pub async fn check_blocklists(
                         evidence.push_str(&format!(": {reason}"));
                     }
                     let mut finding = Finding::new(CheckId::IpBlocklisted, domain, evidence)
-                        .with_ip(IpAddr::V4(ip))
+                        .with_ip(ip)
                         .with_detail("list", list.as_str())
                         .with_detail("codes", codes);
                     if let Some(first) = subject.hostnames.first() {
@@ -148,7 +160,7 @@ pub async fn check_blocklists(
                 Verdict::Failed(why) => failures.push(format!("{ip}: {why}")),
             }
         }
-        let tried = v4.len() as u64;
+        let tried = subjects.len() as u64;
         let failed = failures.len() as u64;
         let status = match (tried, failed) {
             (0, _) => StepStatus::Skipped,
@@ -157,9 +169,6 @@ pub async fn check_blocklists(
             _ => StepStatus::Partial,
         };
         let mut detail = format!("{listed} listed");
-        if skipped_v6 > 0 {
-            detail.push_str(&format!("; {skipped_v6} IPv6 addresses not looked up"));
-        }
         if !failures.is_empty() {
             failures.truncate(5);
             detail.push_str(&format!("; failed: {}", failures.join("; ")));
@@ -186,6 +195,13 @@ mod tests {
         let list = DomainName::parse("zen.spamhaus.org").expect("valid");
         let name = query_name("192.0.2.99".parse().expect("ip"), &list).expect("valid");
         assert_eq!(name.as_str(), "99.2.0.192.zen.spamhaus.org");
+        // RFC 5782 §2.4's own example.
+        let name = query_name("2001:db8:1:2:3:4:567:89ab".parse().expect("ip"), &list)
+            .expect("valid");
+        assert_eq!(
+            name.as_str(),
+            "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.zen.spamhaus.org"
+        );
     }
 
     #[test]

@@ -158,3 +158,21 @@ fn a_list_that_refuses_queries_lists_nothing() {
             .is_some_and(|d| d.contains("refused"))
     );
 }
+
+#[test]
+fn ipv6_addresses_are_looked_up_in_nibble_form() {
+    // ns1.blocklisted.test has AAAA ::1, which bl6.dnsbl.test lists; its IPv4
+    // addresses are not on that list.
+    let scan = scan_json(kagami_lab().args([
+        "blocklisted.test",
+        "--passive",
+        "--no-ct",
+        "--no-default-wordlist",
+        "--dnsbl",
+        "bl6.dnsbl.test",
+    ]));
+    assert_eq!(scan.code, 0, "{}", scan.stderr);
+    let listed = scan.findings("ip.blocklisted");
+    let ips: Vec<&str> = listed.iter().filter_map(|f| f["ip"].as_str()).collect();
+    assert_eq!(ips, ["::1"], "{listed:?}");
+}
