@@ -29,7 +29,7 @@ LAB_ZONES=(
   spf-plusall.test spf-neutral.test spf-toomany.test spf-syntax.test
   spf-void.test spf-redirect.test spf-multiple.test spf-softfail.test
   blocklisted.test dnsbl.test bench.test services.test tls.test
-  portbench.test farbench.test
+  portbench.test farbench.test web.test
 )
 
 # Services managed by the lab: name -> pid file.

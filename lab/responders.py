@@ -13,6 +13,8 @@ and time.
                  never accepts a password
   ssh-ubuntu     SSH identification string of Ubuntu 22.04 (RFC 4253 4.2)
   ssh-rhel       SSH identification string of RHEL 8
+  ssh-debian-old SSH identification string of Debian 12's sshd before the
+                 CVE-2024-6387 fix (openssh 1:9.2p1-2+deb12u2)
   vnc            RFB 3.8 handshake (RFC 6143), VNC authentication that
                  always fails
   mongodb-open   MongoDB 7.0 wire protocol (OP_MSG, legacy OP_QUERY hello),
@@ -47,6 +49,7 @@ LISTENERS = [
     ("telnet", "127.10.20.23", 23),
     ("ssh-ubuntu", "127.10.20.222", 22),
     ("ssh-rhel", "127.10.20.223", 22),
+    ("ssh-debian-old", "127.10.20.224", 22),
     ("vnc", "127.10.20.59", 5900),
     ("mongodb-open", "127.10.20.17", 27017),
     ("mongodb-auth", "127.10.20.18", 27017),
@@ -742,6 +745,7 @@ HANDLERS = {
     "telnet": handle_telnet,
     "ssh-ubuntu": ssh_banner(b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10"),
     "ssh-rhel": ssh_banner(b"SSH-2.0-OpenSSH_8.0"),
+    "ssh-debian-old": ssh_banner(b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u2"),
     "vnc": handle_vnc,
     "mongodb-open": mongo_handler(auth_required=False),
     "mongodb-auth": mongo_handler(auth_required=True),

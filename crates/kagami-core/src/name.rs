@@ -82,7 +82,30 @@ impl DomainName {
 
     /// `label.self`, validated.
     pub fn child(&self, label: &str) -> Result<Self, NameError> {
+        // A relative name already in normal form (as wordlists hold them)
+        // needs no second pass, unless the result could read as an address.
+        let digits_only = |name: &str| name.bytes().all(|b| b.is_ascii_digit() || b == b'.');
+        if Self::is_normal_relative(label)
+            && label.len() + 1 + self.0.len() <= 253
+            && !digits_only(&self.0)
+        {
+            return Ok(Self([label, self.0.as_str()].join(".")));
+        }
         Self::parse(&format!("{label}.{}", self.0))
+    }
+
+    /// `text` is one or more labels as [`DomainName::parse`] leaves them
+    /// (lower-case letters, digits, hyphens not at either end, underscores;
+    /// 1 to 63 of them each), ready to stand before any name.
+    pub fn is_normal_relative(text: &str) -> bool {
+        text.as_bytes().split(|&b| b == b'.').all(|label| {
+            (1..=63).contains(&label.len())
+                && label.first() != Some(&b'-')
+                && label.last() != Some(&b'-')
+                && label.iter().all(|&b| {
+                    b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-' || b == b'_'
+                })
+        })
     }
 
     /// The name with its first label removed, if it has more than one.
@@ -135,6 +158,33 @@ impl AsRef<str> for DomainName {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_child_is_what_parsing_the_joined_name_gives() {
+        let domain = DomainName::parse("example.test").expect("valid");
+        let numeric = DomainName::parse("2.3.4").expect("valid");
+        for label in [
+            "www", "dev.api", "_dmarc", "WWW", " www", "a..b", "-x", "x-", "w\u{e4}", "1",
+        ] {
+            for parent in [&domain, &numeric] {
+                assert_eq!(
+                    parent.child(label),
+                    DomainName::parse(&format!("{label}.{parent}")),
+                    "{label} under {parent}"
+                );
+            }
+        }
+        let long = "a".repeat(63);
+        let near_limit = [long.as_str(); 3].join(".");
+        assert_eq!(
+            domain.child(&near_limit).is_ok(),
+            DomainName::parse(&format!("{near_limit}.{domain}")).is_ok()
+        );
+        assert!(
+            domain.child(&[long.as_str(); 4].join(".")).is_err(),
+            "longer than 253"
+        );
+    }
 
     #[test]
     fn normalises_case_trailing_dot_and_unicode() {

@@ -457,6 +457,9 @@ pub struct Report {
     pub domains: Vec<DomainRecords>,
     pub assets: Vec<Asset>,
     pub services: Vec<Service>,
+    /// Web origins the web stage probed.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub web: Vec<WebOrigin>,
     pub findings: Vec<Finding>,
     pub coverage: Coverage,
     /// The risk score (docs/scoring.md); absent in reports written before it existed.

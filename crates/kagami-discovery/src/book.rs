@@ -5,7 +5,7 @@ use std::collections::{BTreeMap, BTreeSet};
 use std::net::IpAddr;
 
 use kagami_core::{AddressPolicy, Asset, AssetSource, DomainName};
-use kagami_dns::{Engine, Outcome, RecordType};
+use kagami_dns::{Answer, DnsError, Engine, Outcome, RecordType};
 
 /// What a name resolved to.
 #[derive(Debug, Clone, Default)]
@@ -24,16 +24,24 @@ const MAX_CHAIN: usize = 8;
 /// Resolves A and AAAA, following the alias chain to its end. A recursive
 /// resolver hands out the whole chain in one answer; an authoritative server
 /// stops at the first alias that leaves its zones, so the chain's last name is
-/// asked again until it yields addresses or ends.
-pub(crate) async fn resolve(engine: &Engine, name: &DomainName) -> Resolution {
+/// asked again until it yields addresses or ends. `answered` holds the
+/// answers to the name's A and AAAA questions when earlier steps asked them.
+pub(crate) async fn resolve(
+    engine: &Engine,
+    name: &DomainName,
+    mut answered: Option<(Answer, Result<Answer, DnsError>)>,
+) -> Resolution {
     let mut resolution = Resolution::default();
     let mut current = name.clone();
     for hop in 0..MAX_CHAIN {
-        let (a, aaaa) = tokio::join!(
-            engine.query(&current, RecordType::A),
-            engine.query(&current, RecordType::AAAA)
-        );
-        let usable = |answer: &Result<kagami_dns::Answer, _>| matches!(answer, Ok(a) if !matches!(a.outcome(), Outcome::ServerError(_)));
+        let (a, aaaa) = match answered.take() {
+            Some((a, aaaa)) => (Ok(a), aaaa),
+            None => tokio::join!(
+                engine.query(&current, RecordType::A),
+                engine.query(&current, RecordType::AAAA)
+            ),
+        };
+        let usable = |answer: &Result<Answer, _>| matches!(answer, Ok(a) if !matches!(a.outcome(), Outcome::ServerError(_)));
         if !usable(&a) && !usable(&aaaa) {
             // The name itself got no answer; a failure further down a chain is
             // not a failure to resolve the name.
@@ -71,6 +79,8 @@ pub(crate) async fn resolve(engine: &Engine, name: &DomainName) -> Resolution {
 struct Entry {
     sources: BTreeSet<AssetSource>,
     resolution: Option<Resolution>,
+    /// The answer to the name's A question, until the name is resolved.
+    answered_a: Option<Answer>,
     dangling_checked: bool,
 }
 
@@ -112,6 +122,17 @@ impl Book {
         true
     }
 
+    /// Like [`Book::offer`], with the answer to the name's A question
+    /// already at hand (kept for its resolution).
+    pub(crate) fn offer_answered(&mut self, name: DomainName, source: AssetSource, a: Answer) {
+        self.offer(name.clone(), source);
+        if let Some(entry) = self.entries.get_mut(&name)
+            && entry.resolution.is_none()
+        {
+            entry.answered_a = Some(a);
+        }
+    }
+
     pub fn overflowed(&self) -> bool {
         self.overflowed
     }
@@ -124,11 +145,13 @@ impl Book {
         self.entries.is_empty()
     }
 
-    pub(crate) fn unresolved(&self) -> Vec<DomainName> {
+    /// The names not resolved yet, each with the answer to its A question
+    /// when there is one (handed out once).
+    pub(crate) fn unresolved(&mut self) -> Vec<(DomainName, Option<Answer>)> {
         self.entries
-            .iter()
+            .iter_mut()
             .filter(|(_, e)| e.resolution.is_none())
-            .map(|(n, _)| n.clone())
+            .map(|(n, e)| (n.clone(), e.answered_a.take()))
             .collect()
     }
 

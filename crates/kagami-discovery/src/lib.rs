@@ -13,7 +13,7 @@ pub mod ct;
 mod wildcard;
 pub mod wordlist;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 
@@ -265,50 +265,50 @@ impl Discovery {
             &format!("brute force {domain}"),
             Some(wordlist.len() as u64),
         );
-        let engine = &self.engine;
-        let lookups = futures_util::stream::iter(wordlist.labels())
-            .map(|label| {
-                let domain = &domain;
-                async move {
-                    let name = domain.child(label).ok()?;
-                    let answer = engine.query(&name, RecordType::A).await;
-                    Some((name, answer))
+        // A label that makes no valid name is counted done, not tried.
+        let names = wordlist
+            .labels()
+            .filter_map(|label| match domain.child(label) {
+                Ok(name) => Some(name),
+                Err(_) => {
+                    progress.advance(1);
+                    None
                 }
-            })
-            .buffer_unordered(engine.config().max_in_flight.max(1));
-        futures_util::pin_mut!(lookups);
+            });
         let (mut tried, mut answered, mut failed) = (0u64, 0u64, 0u64);
         let mut candidates = Vec::new();
-        while let Some(result) = lookups.next().await {
-            progress.advance(1);
-            let Some((name, answer)) = result else {
-                continue;
-            };
-            tried += 1;
-            let Ok(answer) = answer else {
-                failed += 1;
-                continue;
-            };
-            let exists = match answer.outcome() {
-                Outcome::Records | Outcome::NoData => true,
-                // NXDOMAIN with a CNAME: the alias exists, its target does not.
-                Outcome::NxDomain => !answer.cname_chain().is_empty(),
-                Outcome::ServerError(_) => {
+        self.engine
+            .query_each(names, RecordType::A, |name, answer| {
+                progress.advance(1);
+                tried += 1;
+                let Ok(answer) = answer else {
                     failed += 1;
-                    continue;
+                    return;
+                };
+                let exists = match answer.outcome() {
+                    Outcome::Records | Outcome::NoData => true,
+                    // NXDOMAIN with a CNAME: the alias exists, its target does not.
+                    Outcome::NxDomain => !answer.cname_chain().is_empty(),
+                    Outcome::ServerError(_) => {
+                        failed += 1;
+                        return;
+                    }
+                };
+                answered += 1;
+                if exists {
+                    candidates.push((name, answer.ips(), answer.cname_chain(), answer));
                 }
-            };
-            answered += 1;
-            if exists {
-                candidates.push((name, answer.ips(), answer.cname_chain()));
-            }
-        }
+            })
+            .await;
         progress.finish();
 
         let kept = wildcard.filter(&self.engine, &domain, candidates).await;
         let found_count = kept.len();
-        for name in kept {
-            found.book.offer(name, AssetSource::Bruteforce);
+        for (name, answer) in kept {
+            // Its A question is answered: resolution asks only the rest.
+            found
+                .book
+                .offer_answered(name, AssetSource::Bruteforce, answer);
         }
         let status = if failed == 0 {
             StepStatus::Ok
@@ -470,9 +470,31 @@ impl Discovery {
             }
             progress.start("resolving names", Some(pending.len() as u64));
             let engine = &self.engine;
-            let results: Vec<_> = futures_util::stream::iter(pending)
-                .map(|name| async move {
-                    let resolution = book::resolve(engine, &name).await;
+            // The AAAA questions of the names whose A question is answered
+            // (the brute force's finds) go out in one run.
+            let mut aaaa = HashMap::new();
+            engine
+                .query_each(
+                    pending
+                        .iter()
+                        .filter(|(_, a)| a.is_some())
+                        .map(|(name, _)| name.clone()),
+                    RecordType::AAAA,
+                    |name, answer| {
+                        aaaa.insert(name, answer);
+                    },
+                )
+                .await;
+            let jobs: Vec<_> = pending
+                .into_iter()
+                .map(|(name, a)| {
+                    let answered = a.zip(aaaa.remove(&name));
+                    (name, answered)
+                })
+                .collect();
+            let results: Vec<_> = futures_util::stream::iter(jobs)
+                .map(|(name, answered)| async move {
+                    let resolution = book::resolve(engine, &name, answered).await;
                     (name, resolution)
                 })
                 .buffer_unordered(engine.config().max_in_flight.max(1))

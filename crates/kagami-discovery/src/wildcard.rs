@@ -93,27 +93,33 @@ impl Wildcard {
         ips.iter().all(|ip| self.ips.contains(ip)) && cnames.iter().all(|c| self.cnames.contains(c))
     }
 
-    /// The names whose answers differ from the wildcard's.
-    pub(crate) async fn filter(
+    /// The names whose answers differ from the wildcard's, each with what
+    /// came with it.
+    pub(crate) async fn filter<T>(
         &mut self,
         engine: &Engine,
         domain: &DomainName,
-        candidates: Vec<(DomainName, Vec<IpAddr>, Vec<DomainName>)>,
-    ) -> Vec<DomainName> {
+        candidates: Vec<(DomainName, Vec<IpAddr>, Vec<DomainName>, T)>,
+    ) -> Vec<(DomainName, T)> {
         if !self.is_wildcard() {
-            return candidates.into_iter().map(|(name, _, _)| name).collect();
+            return candidates
+                .into_iter()
+                .map(|(name, _, _, extra)| (name, extra))
+                .collect();
         }
         let before = candidates.len();
         let mut rest: Vec<_> = candidates
             .into_iter()
-            .filter(|(_, ips, cnames)| !self.matches(ips, cnames))
+            .filter(|(_, ips, cnames, _)| !self.matches(ips, cnames))
             .collect();
         if !rest.is_empty() {
             // A probe failure here keeps what the first probes learnt.
             let _ = self.probe(engine, domain, EXTRA_PROBES).await;
-            rest.retain(|(_, ips, cnames)| !self.matches(ips, cnames));
+            rest.retain(|(_, ips, cnames, _)| !self.matches(ips, cnames));
         }
         self.matched = before - rest.len();
-        rest.into_iter().map(|(name, _, _)| name).collect()
+        rest.into_iter()
+            .map(|(name, _, _, extra)| (name, extra))
+            .collect()
     }
 }

@@ -1,12 +1,19 @@
 //! Brute-force wordlists: the bundled list (data/wordlists/subdomains.txt) and
 //! the user's extra files, merged and de-duplicated.
 
+use std::borrow::Cow;
 use std::collections::HashSet;
 use std::path::Path;
 
 use kagami_core::DomainName;
 
 const BUNDLED: &str = include_str!("../../../data/wordlists/subdomains.txt");
+
+/// The parent under which wordlist lines are checked (RFC 6761 reserves it).
+const PLACEHOLDER: &str = "invalid";
+
+/// Longest name in text form (RFC 1035 §2.3.4, without the final dot).
+const MAX_NAME: usize = 253;
 
 #[derive(Debug, thiserror::Error)]
 #[error("cannot read wordlist {path}: {source}")]
@@ -45,7 +52,16 @@ impl Wordlist {
     }
 
     pub fn extend_from_text(&mut self, text: &str) {
-        let mut seen: HashSet<Box<str>> = self.labels.iter().cloned().collect();
+        // A relative name (one or more labels) is valid when it makes a valid
+        // name under any domain; check it under a placeholder.
+        let Ok(placeholder) = DomainName::parse(PLACEHOLDER) else {
+            return;
+        };
+        let mut seen: HashSet<Cow<'_, str>> = self
+            .labels
+            .iter()
+            .map(|label| Cow::Owned(label.to_string()))
+            .collect();
         for line in text.lines() {
             let line = line
                 .split('#')
@@ -56,16 +72,25 @@ impl Wordlist {
             if line.is_empty() {
                 continue;
             }
-            // A relative name (one or more labels) is valid when it makes a valid
-            // name under any domain; check it under a placeholder.
-            match DomainName::parse(&format!("{line}.invalid")) {
-                Ok(name) => {
-                    let label: Box<str> = name.as_str().trim_end_matches(".invalid").into();
-                    if seen.insert(label.clone()) {
-                        self.labels.push(label);
+            let label = if DomainName::is_normal_relative(line)
+                && line.len() + 1 + PLACEHOLDER.len() <= MAX_NAME
+            {
+                Cow::Borrowed(line)
+            } else {
+                match placeholder.child(line) {
+                    Ok(name) => {
+                        let full = name.as_str();
+                        Cow::Owned(full[..full.len() - PLACEHOLDER.len() - 1].to_owned())
+                    }
+                    Err(_) => {
+                        self.rejected += 1;
+                        continue;
                     }
                 }
-                Err(_) => self.rejected += 1,
+            };
+            if !seen.contains(&label) {
+                self.labels.push(label.as_ref().into());
+                seen.insert(label);
             }
         }
     }

@@ -6,6 +6,7 @@
 
 mod answer;
 mod axfr;
+mod batch;
 mod engine;
 mod error;
 mod system;

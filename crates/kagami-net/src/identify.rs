@@ -405,11 +405,7 @@ struct Silent {
 impl Silent {
     /// Something identified the port (or its greeting came after all).
     fn decisive(&self) -> bool {
-        self.tls.decides()
-            || SILENT_PROBES
-                .iter()
-                .zip(&self.replies)
-                .any(|(probe, reply)| reply.as_deref().is_some_and(|r| telling(probe, r)))
+        self.tls.decides() || any_telling(self.replies.iter().map(Option::as_deref))
     }
 }
 
@@ -429,10 +425,22 @@ fn telling(probe: &probes::Probe, reply: &[u8]) -> bool {
     banner::from_greeting(reply).is_some() || (probe.matches)(reply)
 }
 
+/// Some reply (one per probe of [`SILENT_PROBES`], in order) decides.
+fn any_telling<'a>(replies: impl Iterator<Item = Option<&'a [u8]>>) -> bool {
+    SILENT_PROBES
+        .iter()
+        .zip(replies)
+        .any(|(probe, reply)| reply.is_some_and(|r| telling(probe, r)))
+}
+
 /// Sends the TLS handshake and every plain probe at once, each on its own
 /// connection, and stops as soon as the result is settled: the handshake
 /// counts first, then the probes in their order of preference, so a probe's
 /// answer decides once every probe before it has come back without one.
+/// Some servers hang on a question in a foreign protocol (a name server
+/// reads a ClientHello as the start of a long message); once an answer
+/// tells what the port is, those before it get as long again as that answer
+/// took, plus the quiet time, and then count as unanswered.
 async fn probe_silent(
     addr: SocketAddr,
     host: Option<&DomainName>,
@@ -446,21 +454,42 @@ async fn probe_silent(
     }
     type Pending<'a> = Pin<Box<dyn Future<Output = Done> + Send + 'a>>;
     let mut pending: FuturesUnordered<Pending<'_>> = FuturesUnordered::new();
-    pending.push(Box::pin(async move { Done::Tls(try_tls(addr, host, ctx, peek).await) }));
+    pending.push(Box::pin(async move {
+        Done::Tls(try_tls(addr, host, ctx, peek).await)
+    }));
     for (index, probe) in SILENT_PROBES.iter().enumerate() {
         pending.push(Box::pin(async move {
             Done::Plain(index, run_probe(addr, probe, host_header, ctx).await)
         }));
     }
+    let started = Instant::now();
+    let mut give_up = None;
     let mut tls = None;
     let mut replies: Vec<Option<Option<Vec<u8>>>> = vec![None; SILENT_PROBES.len()];
-    while let Some(done) = pending.next().await {
+    loop {
+        let next = match give_up {
+            Some(at) => match tokio::time::timeout_at(at, pending.next()).await {
+                Ok(next) => next,
+                Err(_) => break,
+            },
+            None => pending.next().await,
+        };
+        let Some(done) = next else { break };
         match done {
             Done::Tls(probe) => tls = Some(probe),
             Done::Plain(index, reply) => replies[index] = Some(reply),
         }
         if settled(tls.as_ref(), &replies) {
             break;
+        }
+        if give_up.is_none()
+            && any_telling(
+                replies
+                    .iter()
+                    .map(|r| r.as_ref().and_then(Option::as_deref)),
+            )
+        {
+            give_up = Some(Instant::now() + ctx.quiet + started.elapsed());
         }
     }
     Silent {
@@ -719,4 +748,72 @@ async fn ask_once(
         .ask(request, complete)
         .await
         .ok()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// Replies by probe position: `None` still running, `Some(None)` no answer.
+    fn replies(answers: &[(usize, Option<&[u8]>)]) -> Vec<Option<Option<Vec<u8>>>> {
+        let mut all = vec![None; SILENT_PROBES.len()];
+        for &(index, answer) in answers {
+            all[index] = Some(answer.map(<[u8]>::to_vec));
+        }
+        all
+    }
+
+    fn everything_silent() -> Vec<Option<Option<Vec<u8>>>> {
+        replies(
+            &(0..SILENT_PROBES.len())
+                .map(|i| (i, None))
+                .collect::<Vec<_>>(),
+        )
+    }
+
+    #[test]
+    fn nothing_is_settled_before_the_handshake_ends() {
+        let http = replies(&[(0, Some(b"HTTP/1.1 200 OK\r\n\r\n"))]);
+        assert!(!settled(None, &http));
+        assert!(settled(Some(&TlsProbe::No), &http));
+        assert!(settled(Some(&TlsProbe::TlsOnly), &replies(&[])));
+    }
+
+    #[test]
+    fn an_answer_settles_once_the_preferred_probes_are_back() {
+        let redis = SILENT_PROBES
+            .iter()
+            .position(|p| p.protocol == "redis")
+            .expect("redis probe");
+        let pong: &[u8] = b"+PONG\r\n";
+        assert!(
+            !settled(Some(&TlsProbe::No), &replies(&[(redis, Some(pong))])),
+            "the HTTP probe comes first and is still out"
+        );
+        assert!(settled(
+            Some(&TlsProbe::No),
+            &replies(&[(0, None), (redis, Some(pong))])
+        ));
+        assert!(
+            settled(Some(&TlsProbe::No), &everything_silent()),
+            "all back, none telling"
+        );
+        assert!(!settled(Some(&TlsProbe::No), &replies(&[(0, None)])));
+    }
+
+    #[test]
+    fn a_greeting_in_any_reply_is_telling() {
+        let ssh: &[u8] = b"SSH-2.0-OpenSSH_9.2p1 Debian-2+deb12u3\r\n";
+        assert!(settled(Some(&TlsProbe::No), &replies(&[(0, Some(ssh))])));
+        assert!(settled(
+            Some(&TlsProbe::Greeting(ssh.to_vec())),
+            &replies(&[])
+        ));
+        assert!(!TlsProbe::Greeting(Vec::new()).decides());
+        let found = Silent {
+            tls: TlsProbe::No,
+            replies: vec![None; SILENT_PROBES.len()],
+        };
+        assert!(!found.decisive());
+    }
 }

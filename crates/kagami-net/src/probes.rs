@@ -312,6 +312,16 @@ mod tests {
         assert!(http_complete(
             b"HTTP/1.1 200 OK\r\nContent-Length: 2\r\n\r\nok"
         ));
+        assert!(
+            !http_reply_done(b"HTTP/1.1 200 OK\r\n"),
+            "HTTP waits for its body"
+        );
+        assert!(
+            http_reply_done(b"* OK IMAP4rev1 ready\r\n"),
+            "a greeting line"
+        );
+        assert!(!http_reply_done(b"* OK IMAP"), "half a line");
+        assert!(!http_reply_done(b"HTT"));
         assert!(!http_complete(
             b"HTTP/1.1 200 OK\r\nContent-Length: 5\r\n\r\nok"
         ));

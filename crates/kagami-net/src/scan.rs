@@ -8,8 +8,11 @@
 //! The attempts run on a few threads of their own (the hosts are split
 //! between them), each with its own readiness loop, so that the kernel work
 //! of the connection attempts uses every core. An attempt whose answer is
-//! already there when `connect` returns (a near host refusing at once) is
-//! settled without waiting for readiness; only the others are watched.
+//! already there when `connect` returns (a near host answers at once) is
+//! settled without waiting for readiness; only the others are watched. A
+//! second `connect` on the same socket reads that answer, and after a
+//! refusal it leaves the socket ready for the next attempt (Linux resets a
+//! refused socket to unconnected), so a closed port costs two system calls.
 
 use std::cmp::Reverse;
 use std::collections::{BinaryHeap, VecDeque};
@@ -25,6 +28,7 @@ use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use kagami_core::Progress;
 use mio::net::TcpStream;
 use mio::{Events, Interest, Poll, Token};
+use socket2::{Domain, SockAddr, Socket, Type};
 
 #[derive(Debug, Clone)]
 pub struct ScanOptions {
@@ -111,10 +115,43 @@ fn settled(stream: &TcpStream, started: Instant) -> Option<Outcome> {
     }
 }
 
-/// Closes a connection; an established one with RST, so that thousands of
+/// Closes an established connection with RST, so that thousands of
 /// scanned connections leave no TIME_WAIT behind.
-fn close(stream: TcpStream) {
-    let _ = socket2::SockRef::from(&stream).set_linger(Some(Duration::ZERO));
+fn close(socket: socket2::SockRef<'_>) {
+    let _ = socket.set_linger(Some(Duration::ZERO));
+}
+
+/// A first `connect` from an unconnected socket, then a second one that
+/// reads the answer if it is already there.
+enum Connect {
+    /// Answered; the socket comes back when it can be used again.
+    Settled(Outcome, Option<Socket>),
+    /// Still waiting for the answer.
+    Waiting(Socket),
+}
+
+fn connect(socket: Socket, addr: SocketAddr, started: Instant) -> Connect {
+    let target = SockAddr::from(addr);
+    match socket.connect(&target) {
+        Ok(()) => {}
+        Err(e) if e.raw_os_error() == Some(libc::EINPROGRESS) => {}
+        // Refused before anything was sent (no route, no local port): the
+        // socket is still unconnected.
+        Err(e) => return Connect::Settled(classify(&e, started.elapsed()), Some(socket)),
+    }
+    match socket.connect(&target) {
+        Ok(()) => {
+            close(socket2::SockRef::from(&socket));
+            Connect::Settled(Outcome::Open(started.elapsed()), None)
+        }
+        Err(e) if e.raw_os_error() == Some(libc::EALREADY) => Connect::Waiting(socket),
+        Err(e) if e.raw_os_error() == Some(libc::EISCONN) => {
+            close(socket2::SockRef::from(&socket));
+            Connect::Settled(Outcome::Open(started.elapsed()), None)
+        }
+        // The answer (a refusal, an ICMP error), and the socket is reset.
+        Err(e) => Connect::Settled(classify(&e, started.elapsed()), Some(socket)),
+    }
 }
 
 /// Scans `ports` on every host; `progress` advances once per port and host.
@@ -165,7 +202,9 @@ pub async fn scan_tcp(
                 let _ = parts_tx.send(worker.run());
             });
         if let Err(e) = spawned {
-            tracing::warn!("port scan thread not started ({e}); that share of hosts is not scanned");
+            tracing::warn!(
+                "port scan thread not started ({e}); that share of hosts is not scanned"
+            );
         }
     }
     drop(parts_tx);
@@ -286,6 +325,9 @@ struct Loop<'a> {
     /// No new attempt before this moment (rate limit, local shortage).
     paused_until: Option<Instant>,
     backoff: Duration,
+    /// Sockets left unconnected by a refusal, for the next attempt.
+    spare_v4: Option<Socket>,
+    spare_v6: Option<Socket>,
     settled: u64,
     result: PortScan,
 }
@@ -308,6 +350,8 @@ impl Worker {
             in_flight: 0,
             paused_until: None,
             backoff: Duration::ZERO,
+            spare_v4: None,
+            spare_v6: None,
             settled: 0,
             result: PortScan::default(),
         };
@@ -446,23 +490,35 @@ impl Loop<'_> {
 
     fn start(&mut self, poll: &Poll, host: usize, port: u16, attempt: u32, limit: Duration) {
         let addr = SocketAddr::new(self.worker.hosts[host], port);
+        let spare = if addr.is_ipv4() {
+            &mut self.spare_v4
+        } else {
+            &mut self.spare_v6
+        };
+        let socket = match spare.take() {
+            Some(socket) => socket,
+            None => {
+                match Socket::new(Domain::for_address(addr), Type::STREAM.nonblocking(), None) {
+                    Ok(socket) => socket,
+                    Err(error) => {
+                        self.record(host, port, attempt, classify(&error, Duration::ZERO));
+                        return;
+                    }
+                }
+            }
+        };
         let started = Instant::now();
-        let stream = match TcpStream::connect(addr) {
-            Ok(stream) => stream,
-            Err(error) => {
-                let outcome = classify(&error, started.elapsed());
+        let socket = match connect(socket, addr, started) {
+            Connect::Settled(outcome, reusable) => {
+                if let Some(socket) = reusable {
+                    *spare = Some(socket);
+                }
                 self.record(host, port, attempt, outcome);
                 return;
             }
+            Connect::Waiting(socket) => socket,
         };
-        // A near host has often answered before connect returned.
-        if let Some(outcome) = settled(&stream, started) {
-            if matches!(outcome, Outcome::Open(_)) {
-                close(stream);
-            }
-            self.record(host, port, attempt, outcome);
-            return;
-        }
+        let stream = TcpStream::from_std(std::net::TcpStream::from(socket));
         let slot = self.free.pop().unwrap_or_else(|| {
             self.slots.push(None);
             self.generations.push(0);
@@ -499,7 +555,7 @@ impl Loop<'_> {
         self.free.push(slot);
         let _ = poll.registry().deregister(&mut attempt.stream);
         if matches!(outcome, Outcome::Open(_)) {
-            close(attempt.stream);
+            close(socket2::SockRef::from(&attempt.stream));
         }
         self.states[attempt.host].in_flight -= 1;
         self.in_flight -= 1;
@@ -513,7 +569,8 @@ impl Loop<'_> {
         if outcome == Outcome::Again {
             // Out of sockets: slow down a little and try the port again.
             state.again.push_front((port, attempt));
-            self.backoff = (self.backoff + Duration::from_millis(5)).min(Duration::from_millis(200));
+            self.backoff =
+                (self.backoff + Duration::from_millis(5)).min(Duration::from_millis(200));
             self.paused_until = Some(Instant::now() + self.backoff);
             self.requeue(host);
             return;

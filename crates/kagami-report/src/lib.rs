@@ -1,15 +1,29 @@
 //! Reports: [`ReportBuilder`] assembles the events a scan emits into a
-//! [`Report`]; the renderers turn it into terminal text, JSON, or JSON lines
-//! (one event per line, written as the scan goes).
+//! [`Report`]; the renderers turn it into terminal text, JSON, JSON lines (one
+//! event per line, written as the scan goes), HTML, CSV and SARIF, in Japanese
+//! or English. [`view`] is the localised form every human-readable renderer
+//! (and the PDF crate) lays out; the words come from data/texts/.
 
+pub mod charts;
+mod csv_out;
+pub mod format;
+mod html;
+pub mod mask;
+mod sarif;
 mod text;
+pub mod texts;
+pub mod view;
 
 use std::io::{self, Write};
 
 use kagami_core::{Coverage, DomainName, Report, SCHEMA_VERSION, ScanEvent, ToolInfo};
 use time::OffsetDateTime;
 
-pub use text::render_text;
+pub use csv_out::write_csv;
+pub use html::{render_html, render_view};
+pub use sarif::{SARIF_SCHEMA, sarif, write_sarif};
+pub use text::{TextOptions, render_summary, render_text};
+pub use texts::Lang;
 
 /// Collects scan events into a report. Everything pushed is kept, so an
 /// interrupted scan still yields what it found.

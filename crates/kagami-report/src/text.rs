@@ -1,12 +1,140 @@
-//! The terminal summary: what to fix first, then what was seen, then how
-//! complete the look was.
+//! The terminal output: a concise summary (score, damage, counts, the three
+//! things to do first, where the full report is), then, for `--format text`,
+//! what was found and seen and how complete the look was.
 
 use std::fmt::Write as _;
 
-use kagami_core::{Report, StepStatus};
+use kagami_core::{Report, Severity, StepStatus};
 
-pub fn render_text(report: &Report) -> String {
+use crate::texts::{Lang, Texts, fill};
+use crate::view;
+
+/// How to write terminal text.
+#[derive(Debug, Clone)]
+pub struct TextOptions {
+    pub lang: Lang,
+    /// ANSI colours (a terminal that wants them).
+    pub colour: bool,
+    /// Where the full report was written, to point at it.
+    pub full_report: Option<String>,
+}
+
+fn paint(text: &str, code: &str, colour: bool) -> String {
+    if colour {
+        format!("\x1b[{code}m{text}\x1b[0m")
+    } else {
+        text.to_owned()
+    }
+}
+
+fn severity_code(severity: Severity) -> &'static str {
+    match severity {
+        Severity::Critical => "1;97;41",
+        Severity::High => "1;31",
+        Severity::Medium => "33",
+        Severity::Low => "34",
+        Severity::Info => "2",
+    }
+}
+
+fn band_code(band: &str) -> &'static str {
+    match band {
+        "low" => "1;32",
+        "standard" => "1",
+        "elevated" => "1;33",
+        _ => "1;31",
+    }
+}
+
+/// The concise summary: score against the standard, damage range, counts,
+/// the three things to do first and where the full report is.
+pub fn render_summary(report: &Report, options: &TextOptions) -> String {
+    let v = view::build(report, options.lang);
+    let ui = &v.ui;
+    let colour = options.colour;
     let mut out = String::new();
+    let _ = writeln!(
+        out,
+        "{}  {}  {}",
+        paint(&format!("Kagami {}", v.tool_version), "1", colour),
+        v.targets,
+        v.scanned_at
+    );
+    if let Some(score) = &v.score {
+        let _ = writeln!(
+            out,
+            "{} {} / 100  ({})  {}",
+            ui.score_title,
+            paint(&score.value.to_string(), band_code(&score.band), colour),
+            score.standard_label,
+            paint(&score.band_label, band_code(&score.band), colour)
+        );
+    }
+    if let Some(damage) = &v.damage {
+        let _ = writeln!(
+            out,
+            "{} {} – {} ({} {}); {} {} – {}",
+            ui.damage_title,
+            damage.low,
+            damage.high,
+            ui.damage_median,
+            damage.median,
+            ui.eal_title,
+            damage.eal_low,
+            damage.eal_high
+        );
+    }
+    let counts: Vec<String> = v
+        .counts
+        .iter()
+        .map(|c| {
+            let label = format!("{} {}", c.label, c.count);
+            if c.count > 0 {
+                paint(&label, severity_code(c.severity), colour)
+            } else {
+                label
+            }
+        })
+        .collect();
+    let _ = writeln!(out, "{}  {}", ui.counts_title, counts.join("  "));
+    let _ = writeln!(out, "{}", paint(&ui.actions_title, "1", colour));
+    if v.actions.is_empty() {
+        let _ = writeln!(out, "  {}", ui.actions_none);
+    }
+    for (n, action) in v.actions.iter().enumerate() {
+        let due = action
+            .date
+            .as_ref()
+            .map(|d| format!(" ({})", fill(&ui.by_date, &[("date", d)])))
+            .unwrap_or_default();
+        let _ = writeln!(
+            out,
+            "  {}. {} {}\n     {}  {}{}",
+            n + 1,
+            paint(
+                &format!("[{}]", action.severity_label),
+                severity_code(action.severity),
+                colour
+            ),
+            action.title,
+            action.place,
+            action.deadline,
+            due
+        );
+    }
+    if let Some(path) = &options.full_report {
+        let _ = writeln!(out, "{}: {path}", ui.full_report);
+    }
+    out
+}
+
+/// The summary, then every finding with its points, the assets, services and
+/// coverage.
+pub fn render_text(report: &Report, options: &TextOptions) -> String {
+    let mut out = render_summary(report, options);
+    out.push('\n');
+    let points = view::finding_points(report);
+    let texts = Texts::get(options.lang);
     let targets: Vec<&str> = report.targets.iter().map(|t| t.as_str()).collect();
     let _ = writeln!(
         out,
@@ -38,22 +166,35 @@ pub fn render_text(report: &Report) -> String {
         .map(|(sev, n)| format!("{}: {n}", sev.as_str().to_uppercase()))
         .collect();
     let _ = writeln!(out, "Findings  {}", counts.join("  "));
-    for finding in &report.findings {
+    for (finding, points) in report.findings.iter().zip(&points) {
         let place = finding
             .hostname
             .as_ref()
             .map(|h| h.to_string())
             .or_else(|| finding.ip.map(|ip| ip.to_string()))
             .unwrap_or_else(|| finding.domain.to_string());
+        let title = texts
+            .check(finding.check)
+            .map_or(finding.title.as_str(), |t| t.title.as_str());
+        let label = format!("[{:<8}]", finding.severity.as_str().to_uppercase());
         let _ = writeln!(
             out,
-            "  [{:<8}] {:<28} {}  ({})",
-            finding.severity.as_str().to_uppercase(),
+            "  {} {:<28} {}  ({}){}",
+            paint(&label, severity_code(finding.severity), options.colour),
             finding.check.as_str(),
-            finding.title,
-            place
+            title,
+            place,
+            if *points > 0.0 {
+                format!("  +{points:.0}")
+            } else {
+                String::new()
+            }
         );
-        let _ = writeln!(out, "             {}", finding.evidence);
+        let _ = writeln!(
+            out,
+            "             {}",
+            crate::mask::mask_secrets(&finding.evidence)
+        );
     }
     if report.findings.is_empty() {
         let _ = writeln!(out, "  none");

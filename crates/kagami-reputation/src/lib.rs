@@ -196,8 +196,8 @@ mod tests {
         let name = query_name("192.0.2.99".parse().expect("ip"), &list).expect("valid");
         assert_eq!(name.as_str(), "99.2.0.192.zen.spamhaus.org");
         // RFC 5782 §2.4's own example.
-        let name = query_name("2001:db8:1:2:3:4:567:89ab".parse().expect("ip"), &list)
-            .expect("valid");
+        let name =
+            query_name("2001:db8:1:2:3:4:567:89ab".parse().expect("ip"), &list).expect("valid");
         assert_eq!(
             name.as_str(),
             "b.a.9.8.7.6.5.0.4.0.0.0.3.0.0.0.2.0.0.0.1.0.0.0.8.b.d.0.1.0.0.2.zen.spamhaus.org"

@@ -7,6 +7,8 @@
 
 mod mail_dns;
 mod probing;
+mod vuln;
+mod web;
 
 use std::collections::BTreeMap;
 use std::net::{IpAddr, SocketAddr};
@@ -51,6 +53,9 @@ pub struct ScanConfig {
     pub ports: Vec<u16>,
     /// The name asked of name servers to test whether they recurse for anyone.
     pub recursion_probe: String,
+    /// The vulnerability feed store (`kagami db update`); `None`: only the
+    /// data set bundled with Kagami.
+    pub vuln_db: Option<PathBuf>,
 }
 
 /// Problems that stop a scan before it starts (bad configuration).
@@ -136,6 +141,10 @@ impl Scanner {
             udp_wait: config.timeout,
             trust,
             tls_limits: kagami_tls::TlsLimits::default(),
+            web: kagami_web::WebSettings::new(
+                kagami_net::identification_client_config()?,
+                config.timeout,
+            ),
         };
         Ok(Self {
             config,
@@ -223,6 +232,7 @@ impl Scanner {
             // inventory and their new addresses are probed in a second round.
             let mut round_targets = probe_targets.clone();
             let mut round_nameservers = nameservers;
+            let mut sightings = vuln::Sightings::default();
             for round in 0..2 {
                 let probed = probing::probe(
                     &round_targets,
@@ -234,6 +244,11 @@ impl Scanner {
                 for service in probing::services(&probed) {
                     emit(ScanEvent::Service(service.clone()));
                 }
+                for origin in &probed.web {
+                    emit(ScanEvent::Web(Box::new(origin.clone())));
+                }
+                sightings.services(probing::services(&probed), &round_targets);
+                sightings.web(&probed.web, &round_targets);
                 let sans = probing::certificate_names(&probed);
                 for finding in probed.findings {
                     emit(ScanEvent::Finding(finding));
@@ -280,6 +295,14 @@ impl Scanner {
                 round_targets = next_targets;
                 round_nameservers = BTreeMap::new();
             }
+            let assessment = sightings
+                .assess(self.config.vuln_db.as_deref(), progress)
+                .await;
+            for finding in assessment.findings {
+                emit(ScanEvent::Finding(finding));
+            }
+            coverage.steps.extend(assessment.steps);
+            coverage.warnings.extend(assessment.warnings);
         }
         coverage.dns = self.engine.stats();
         coverage

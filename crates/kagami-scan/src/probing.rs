@@ -34,6 +34,8 @@ pub(crate) struct ProbeSettings {
     pub(crate) udp_wait: Duration,
     pub(crate) trust: Trust,
     pub(crate) tls_limits: TlsLimits,
+    /// Bounds of the web stage on the HTTP(S) services.
+    pub(crate) web: kagami_web::WebSettings,
 }
 
 /// Host names a TLS service is inspected under; each may present its own
@@ -44,6 +46,8 @@ const TLS_NAMES_PER_SERVICE: usize = 4;
 #[derive(Default)]
 pub(crate) struct Probing {
     pub(crate) services: Vec<Probed>,
+    /// Web origins probed on the HTTP(S) services.
+    pub(crate) web: Vec<kagami_core::WebOrigin>,
     pub(crate) findings: Vec<Finding>,
     pub(crate) steps: Vec<CoverageStep>,
 }
@@ -99,6 +103,10 @@ pub(crate) async fn probe(
             );
         }
     }
+    let web = crate::web::run(&out.services, targets, settings, progress).await;
+    out.findings.extend(web.findings);
+    out.steps.extend(web.steps);
+    out.web = web.origins;
     let udp = udp_probes(
         targets,
         nameservers,

@@ -1,12 +1,15 @@
 //! Inspection of one TLS service: the certificate chain and its trust
-//! verdict from a full rustls handshake, then one connection per protocol
-//! version to learn which versions the server accepts.
+//! verdict from a full rustls handshake, and one connection per protocol
+//! version to learn which versions the server accepts. The legacy versions
+//! are probed while the full handshake runs; of the modern ones, the version
+//! the full handshake agreed on needs no probe of its own.
 
 use std::net::SocketAddr;
+use std::pin::pin;
 use std::sync::Arc;
 use std::time::Duration;
 
-use futures_util::StreamExt;
+use futures_util::future::{Either, join_all, select};
 use kagami_core::{DomainName, TlsInfo, TlsMode};
 use rustls::SupportedProtocolVersion;
 use rustls::client::Resumption;
@@ -27,9 +30,6 @@ use crate::verify::{self, RecordingVerifier, Verdict};
 
 /// The refusal that means "not this version" beyond doubt.
 const PROTOCOL_VERSION_ALERT: &str = "alert protocol_version";
-
-/// How many version probes of one service run at the same time.
-const PROBE_CONCURRENCY: usize = 3;
 
 /// Bounds of every network operation of an inspection.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -102,28 +102,54 @@ pub async fn inspect(
     };
 
     // 1. A full handshake with everything rustls offers, to capture the
-    //    chain and the verdict.
+    //    chain and the verdict; meanwhile one probe per legacy version.
     let verifier = Arc::new(RecordingVerifier::new(
         Some(trust.root_store()),
         check_name,
         Arc::clone(&provider),
     ));
-    let main = ctx
-        .handshake(&[&TLS13, &TLS12], Arc::clone(&verifier))
-        .await;
-    let main_refusal = match main {
-        Ok(_) => None,
+    let mut legacy = pin!(join_all(
+        [Version::Ssl3, Version::Tls10, Version::Tls11].map(|version| ctx.probe(version))
+    ));
+    let everything: [&'static SupportedProtocolVersion; 2] = [&TLS13, &TLS12];
+    let handshake = pin!(ctx.handshake(&everything, Arc::clone(&verifier)));
+    let (main, legacy_done) = match select(handshake, legacy.as_mut()).await {
+        Either::Left((main, _)) => (main, None),
+        Either::Right((results, handshake)) => (handshake.await, Some(results)),
+    };
+    let (negotiated, main_refusal) = match main {
+        Ok(version) => (Some(version), None),
+        // Unreachable: the probes could not learn anything either.
         Err(Failure::Network(error)) => return Err(error),
-        Err(Failure::Refused(reason)) => Some(reason),
+        Err(Failure::Refused(reason)) => (None, Some(reason)),
+    };
+    let mut results = match legacy_done {
+        Some(results) => results,
+        None => legacy.await,
     };
     let recording = verifier.take();
 
-    // 2. One probe per version.
-    let mut results: Vec<ProbeResult> = futures_util::stream::iter(Version::ALL)
-        .map(|version| ctx.probe(version))
-        .buffer_unordered(PROBE_CONCURRENCY)
-        .collect()
-        .await;
+    // 2. A probe for each modern version the full handshake did not agree on.
+    let modern = [Version::Tls12, Version::Tls13];
+    results.extend(
+        modern
+            .iter()
+            .filter(|&&version| Some(version) == negotiated)
+            .map(|&version| ProbeResult {
+                version,
+                outcome: Outcome::Accepted,
+                certificates: Vec::new(),
+            }),
+    );
+    results.extend(
+        join_all(
+            modern
+                .iter()
+                .filter(|&&version| Some(version) != negotiated)
+                .map(|&version| ctx.probe(version)),
+        )
+        .await,
+    );
     results.sort_by_key(|r| r.version);
 
     // 3. The chain: from the rustls handshake, or else (a server rustls

@@ -32,6 +32,12 @@ pub use inspect::{TlsLimits, TlsTarget, inspect};
 pub use names::{certificate_covers, name_matches};
 pub use starttls::{MAX_REPLY, Starttls, starttls};
 
+/// What a DER certificate says (subject, issuer, validity, names, key), as
+/// the report records it; `None` when it does not parse.
+pub fn describe_certificate(der: &[u8]) -> Option<kagami_core::CertificateInfo> {
+    cert::parse(der).map(|parsed| parsed.info)
+}
+
 use rustls::RootCertStore;
 use rustls::crypto::ring;
 use rustls_pki_types::CertificateDer;

@@ -1,12 +1,17 @@
 //! Command-line arguments.
 
+pub(crate) mod db;
+pub(crate) mod render;
+pub(crate) mod report;
 pub(crate) mod scan;
 
 use std::net::{IpAddr, SocketAddr};
 use std::path::PathBuf;
 
-use clap::{Parser, Subcommand, ValueEnum};
+use clap::{Parser, Subcommand};
 use kagami_core::Severity;
+
+pub(crate) use crate::cli::render::{Format, RenderArgs};
 
 #[derive(Debug, Parser)]
 #[command(
@@ -19,17 +24,104 @@ pub(crate) struct Cli {
     pub(crate) command: Command,
 }
 
+// Parsed once per run: the size of the largest variant costs nothing.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Subcommand)]
 pub(crate) enum Command {
     /// Discover and assess the internet-facing assets of one or more domains.
     Scan(ScanArgs),
+    /// Render a saved JSON report again (another format, language or company
+    /// profile) without scanning.
+    Report(ReportArgs),
+    /// Manage the local vulnerability data (NVD, CISA KEV, EPSS, Debian and
+    /// Ubuntu security trackers).
+    Db(DbArgs),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub(crate) enum Format {
-    Text,
-    Json,
-    Jsonl,
+#[derive(Debug, clap::Args)]
+pub(crate) struct DbArgs {
+    #[command(subcommand)]
+    pub(crate) command: DbCommand,
+}
+
+#[derive(Debug, Subcommand)]
+pub(crate) enum DbCommand {
+    /// Download the feeds and import them into the store (each feed
+    /// atomically: a failed import keeps the previous data).
+    Update(DbUpdateArgs),
+    /// Show what vulnerability data is loaded and how old it is.
+    Status(DbStatusArgs),
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DbUpdateArgs {
+    /// The store file. Default: $XDG_DATA_HOME/kagami/vuln.sqlite.
+    #[arg(long, value_name = "FILE", env = "KAGAMI_VULN_DB")]
+    pub(crate) db: Option<PathBuf>,
+
+    /// Import the feed files from this directory instead of downloading
+    /// (layout in docs/cli.md).
+    #[arg(long, value_name = "DIR", conflicts_with = "mirror")]
+    pub(crate) from: Option<PathBuf>,
+
+    /// Download every file from this base URL instead of the publishers
+    /// (a web server serving a --from directory).
+    #[arg(long, value_name = "URL")]
+    pub(crate) mirror: Option<String>,
+
+    /// Only these feeds (repeatable): nvd, kev, epss, debian, ubuntu.
+    #[arg(long = "feed", value_name = "FEED", value_parser = parse_feed)]
+    pub(crate) feeds: Vec<kagami_vuln::Feed>,
+
+    /// Extra trusted root certificates (PEM) for the downloads (repeatable).
+    #[arg(long = "ca-file", value_name = "PEM")]
+    pub(crate) ca_files: Vec<PathBuf>,
+
+    /// Time-out of connecting and of each read of a download, in seconds.
+    #[arg(long, value_name = "SECONDS", default_value_t = 60.0)]
+    pub(crate) timeout: f64,
+
+    /// Print only errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct DbStatusArgs {
+    /// The store file. Default: $XDG_DATA_HOME/kagami/vuln.sqlite.
+    #[arg(long, value_name = "FILE", env = "KAGAMI_VULN_DB")]
+    pub(crate) db: Option<PathBuf>,
+
+    /// Print JSON instead of text.
+    #[arg(long)]
+    pub(crate) json: bool,
+}
+
+fn parse_feed(text: &str) -> Result<kagami_vuln::Feed, String> {
+    kagami_vuln::Feed::parse(text)
+        .ok_or_else(|| format!("unknown feed {text:?} (nvd, kev, epss, debian or ubuntu)"))
+}
+
+#[derive(Debug, clap::Args)]
+pub(crate) struct ReportArgs {
+    /// A JSON report written by `kagami scan --format json`.
+    #[arg(value_name = "REPORT.json")]
+    pub(crate) input: PathBuf,
+
+    /// Output format (not jsonl).
+    #[arg(long, value_enum, default_value_t = Format::Text)]
+    pub(crate) format: Format,
+
+    /// Write the report to FILE instead of standard output.
+    #[arg(short = 'o', long = "output", value_name = "FILE")]
+    pub(crate) output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) render: RenderArgs,
+
+    /// Print only the report and errors.
+    #[arg(short, long)]
+    pub(crate) quiet: bool,
 }
 
 #[derive(Debug, clap::Args)]
@@ -95,6 +187,12 @@ pub(crate) struct ScanArgs {
     #[arg(long, value_name = "NAME", default_value = "www.example.com")]
     pub(crate) recursion_probe: String,
 
+    /// The vulnerability store written by `kagami db update`. Default:
+    /// $XDG_DATA_HOME/kagami/vuln.sqlite; without one, only the data set
+    /// bundled with Kagami is used.
+    #[arg(long, value_name = "FILE", env = "KAGAMI_VULN_DB")]
+    pub(crate) vuln_db: Option<PathBuf>,
+
     /// Output format.
     #[arg(long, value_enum, default_value_t = Format::Text)]
     pub(crate) format: Format,
@@ -102,6 +200,9 @@ pub(crate) struct ScanArgs {
     /// Write the report to FILE instead of standard output.
     #[arg(short = 'o', long = "output", value_name = "FILE")]
     pub(crate) output: Option<PathBuf>,
+
+    #[command(flatten)]
+    pub(crate) render: RenderArgs,
 
     /// Network questions in flight at once.
     #[arg(long, value_name = "N", default_value_t = 500, value_parser = clap::value_parser!(u32).range(1..=100_000))]

@@ -36,6 +36,8 @@ fn main() -> ExitCode {
     };
     let code = match cli.command {
         Command::Scan(args) => runtime.block_on(cli::scan::run(args)),
+        Command::Report(args) => cli::report::run(args),
+        Command::Db(args) => runtime.block_on(cli::db::run(args)),
     };
     ExitCode::from(code)
 }

@@ -6,11 +6,12 @@ use std::time::Duration;
 
 use kagami_core::{AddressPolicy, Coverage, DomainName, ScanEvent, ToolInfo};
 use kagami_discovery::Wordlist;
-use kagami_report::{ReportBuilder, render_text, write_json, write_jsonl_event};
+use kagami_report::{ReportBuilder, write_jsonl_event};
 use kagami_scan::{ScanConfig, ScanError, Scanner};
 use time::OffsetDateTime;
 use tokio::sync::mpsc;
 
+use crate::cli::render;
 use crate::cli::{Format, ScanArgs};
 use crate::exit;
 use crate::output::Output;
@@ -123,6 +124,10 @@ fn build_config(args: &ScanArgs, warnings: &mut Vec<String>) -> Result<ScanConfi
     Ok(ScanConfig {
         ports,
         recursion_probe,
+        vuln_db: args
+            .vuln_db
+            .clone()
+            .or_else(kagami_vuln::store::default_path),
         targets,
         resolvers: args.resolvers.clone(),
         passive: args.passive,
@@ -143,6 +148,11 @@ fn build_config(args: &ScanArgs, warnings: &mut Vec<String>) -> Result<ScanConfi
 async fn scan(args: ScanArgs) -> Result<u8, Stop> {
     let mut warnings = Vec::new();
     let config = build_config(&args, &mut warnings)?;
+    let lang = args.render.lang();
+    args.render.check().map_err(usage)?;
+    if args.format.is_binary() && args.output.is_none() && std::io::stdout().is_terminal() {
+        return Err(usage("--format pdf writes binary data: pass -o FILE"));
+    }
     let targets = config.targets.clone();
     let scanner = Scanner::new(config).await.map_err(|e| match e {
         ScanError::Dns(_) => Stop(exit::FAILURE, e.to_string()),
@@ -210,13 +220,12 @@ async fn scan(args: ScanArgs) -> Result<u8, Stop> {
     };
     write_event(&summary, output.writer(), &mut write_error);
     builder.push(summary);
-    let report = builder.finish();
+    let mut report = builder.finish();
+    // The profile was checked before scanning; this cannot fail any more.
+    render::RenderArgs::assess(&args.render, &mut report).map_err(usage)?;
 
-    let written = match args.format {
-        Format::Jsonl => Ok(()),
-        Format::Json => write_json(&report, output.writer()),
-        Format::Text => output.writer().write_all(render_text(&report).as_bytes()),
-    };
+    let colour = render::stdout_colour(args.output.is_some());
+    let written = render::write(&report, args.format, lang, colour, output.writer());
     if let Some(e) = write_error {
         return Err(Stop(
             exit::FAILURE,
@@ -224,9 +233,13 @@ async fn scan(args: ScanArgs) -> Result<u8, Stop> {
         ));
     }
     written
-        .map_err(|e| e.to_string())
         .and_then(|()| output.commit())
         .map_err(|e| Stop(exit::FAILURE, format!("writing the report failed: {e}")))?;
+    if let Some(path) = &args.output
+        && !args.quiet
+    {
+        render::print_summary(&report, lang, path);
+    }
 
     if !args.quiet && (args.output.is_some() || args.format != Format::Text) {
         for warning in &report.coverage.warnings {

@@ -8,66 +8,38 @@ use std::sync::OnceLock;
 
 use serde_json::Value;
 
-use crate::support::{Scan, kagami_lab, lab_dir, scan_json};
+use crate::support::{Scan, kagami_lab_zone, scan_json};
 
 /// Ports of the lab's services; 2024 is never scanned.
 const PORTS: &str = "21,22,23,25,53,110,143,443,445,993,995,2222,3306,3389,5432,5900,6379,7000,7001,7002,9200,11211,27017";
 
-/// The host labels of lab/zones/services.test.zone, as a brute-force wordlist:
-/// the zone refuses AXFR, so this is how the scan finds every lab host.
 fn services_wordlist() -> tempfile::NamedTempFile {
-    let zone = std::fs::read_to_string(
-        std::path::Path::new(env!("CARGO_MANIFEST_DIR")).join("../../lab/zones/services.test.zone"),
-    )
-    .expect("services.test zone file");
-    let labels: Vec<&str> = zone
-        .lines()
-        .filter_map(|line| {
-            let fields: Vec<&str> = line.split_whitespace().take(3).collect();
-            (fields.get(1..3) == Some(&["IN", "A"][..])).then(|| fields[0])
-        })
-        .filter(|label| !label.starts_with(['@', ';', '$']))
-        .collect();
-    assert!(labels.len() > 20, "too few hosts in the zone: {labels:?}");
-    let mut file = tempfile::NamedTempFile::new().expect("temporary wordlist");
-    std::io::Write::write_all(&mut file, labels.join("\n").as_bytes()).expect("write wordlist");
-    file
+    crate::support::zone_wordlist("services.test", 21)
 }
 
-fn services_scan() -> &'static Scan {
+pub(crate) fn services_scan() -> &'static Scan {
     static SCAN: OnceLock<Scan> = OnceLock::new();
     SCAN.get_or_init(|| {
         let wordlist = services_wordlist();
-        let scan = scan_json(
-            kagami_lab()
-                .arg("--wordlist")
-                .arg(wordlist.path())
-                .arg("--ca-file")
-                .arg(lab_dir().join("ca.pem"))
-                .args([
-                    "services.test",
-                    "--no-ct",
-                    "--no-dnsbl",
-                    "--no-default-wordlist",
-                    "--ports",
-                    PORTS,
-                    "--recursion-probe",
-                    "mail-good.test",
-                ]),
-        );
+        let scan = scan_json(kagami_lab_zone("services.test", &wordlist).args([
+            "--ports",
+            PORTS,
+            "--recursion-probe",
+            "mail-good.test",
+        ]));
         assert_eq!(scan.code, 0, "{}", scan.stderr);
         scan
     })
 }
 
-fn service(ip: &str, port: u16) -> &'static Value {
+pub(crate) fn service(ip: &str, port: u16) -> &'static Value {
     services_scan().report["services"]
         .as_array()
         .and_then(|all| all.iter().find(|s| s["ip"] == ip && s["port"] == port))
         .unwrap_or_else(|| panic!("no service at {ip}:{port}"))
 }
 
-fn checks_at(ip: &str, port: u16) -> Vec<String> {
+pub(crate) fn checks_at(ip: &str, port: u16) -> Vec<String> {
     let mut checks: Vec<String> = services_scan().report["findings"]
         .as_array()
         .expect("findings")

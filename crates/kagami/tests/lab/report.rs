@@ -7,13 +7,13 @@ use serde_json::Value;
 
 use crate::support::{LAB_CT, kagami_lab, scan_json};
 
-fn schema() -> Value {
+pub(crate) fn schema() -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../../docs/report.schema.json");
     serde_json::from_str(&std::fs::read_to_string(path).expect("schema file"))
         .expect("schema is JSON")
 }
 
-fn assert_valid(validator: &jsonschema::Validator, value: &Value) {
+pub(crate) fn assert_valid(validator: &jsonschema::Validator, value: &Value) {
     let errors: Vec<String> = validator
         .iter_errors(value)
         .map(|e| format!("{e} at {}", e.instance_path()))

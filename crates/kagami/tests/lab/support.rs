@@ -40,6 +40,30 @@ pub(crate) fn require_lab() {
     });
 }
 
+/// The host labels of a lab zone file (lab/zones/ZONE.zone), as a
+/// brute-force wordlist: the lab zones refuse AXFR, so this is how a scan
+/// finds every lab host.
+pub(crate) fn zone_wordlist(zone: &str, min_hosts: usize) -> tempfile::NamedTempFile {
+    let path = std::path::Path::new(env!("CARGO_MANIFEST_DIR"))
+        .join(format!("../../lab/zones/{zone}.zone"));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
+    let labels: Vec<&str> = text
+        .lines()
+        .filter_map(|line| {
+            let fields: Vec<&str> = line.split_whitespace().take(3).collect();
+            (fields.get(1..3) == Some(&["IN", "A"][..])).then(|| fields[0])
+        })
+        .filter(|label| !label.starts_with(['@', ';', '$']))
+        .collect();
+    assert!(
+        labels.len() >= min_hosts,
+        "too few hosts in {zone}: {labels:?}"
+    );
+    let mut file = tempfile::NamedTempFile::new().expect("temporary wordlist");
+    std::io::Write::write_all(&mut file, labels.join("\n").as_bytes()).expect("write wordlist");
+    file
+}
+
 /// `kagami scan` pointed at the lab, with private addresses allowed.
 pub(crate) fn kagami_lab() -> Command {
     require_lab();
@@ -54,7 +78,22 @@ pub(crate) fn kagami_lab() -> Command {
         "--timeout",
         "1",
     ]);
+    // Only the vulnerability data bundled with Kagami, whatever feeds the
+    // machine's own store holds: results must not depend on the machine.
+    cmd.env("KAGAMI_VULN_DB", lab_dir().join("no-vuln-store.sqlite"));
     cmd.timeout(Duration::from_secs(180));
+    cmd
+}
+
+/// `kagami scan ZONE` of a lab zone whose hosts are found by brute force
+/// with `wordlist` only (no CT, no blocklists), trusting the lab CA.
+pub(crate) fn kagami_lab_zone(zone: &str, wordlist: &tempfile::NamedTempFile) -> Command {
+    let mut cmd = kagami_lab();
+    cmd.arg("--wordlist")
+        .arg(wordlist.path())
+        .arg("--ca-file")
+        .arg(lab_dir().join("ca.pem"))
+        .args([zone, "--no-ct", "--no-dnsbl", "--no-default-wordlist"]);
     cmd
 }
 
