@@ -147,13 +147,11 @@ pub(crate) fn decode(reply: &[u8]) -> Reply {
     for _ in 0..counts.queries {
         queries.push(Query::read(&mut decoder).map_err(failed)?);
     }
-    let (answers, _, _) = Message::read_records(
-        &mut decoder,
-        usize::from(counts.answers),
-        false,
-        metadata.op_code,
-    )
-    .map_err(failed)?;
+    let op_code = metadata.op_code;
+    let section = |decoder: &mut BinDecoder<'_>, count: u16, additional: bool| {
+        Message::read_records(decoder, usize::from(count), additional, op_code).map_err(failed)
+    };
+    let (answers, _, _) = section(&mut decoder, counts.answers, false)?;
     let mut offset = decoder.index();
     for _ in 0..counts.authorities {
         offset = skip_record(reply, offset).ok_or("authority section cut short")?;
@@ -161,13 +159,7 @@ pub(crate) fn decode(reply: &[u8]) -> Reply {
     decoder
         .read_slice(offset - decoder.index())
         .map_err(failed)?;
-    let (additionals, edns, signature) = Message::read_records(
-        &mut decoder,
-        usize::from(counts.additionals),
-        true,
-        metadata.op_code,
-    )
-    .map_err(failed)?;
+    let (additionals, edns, signature) = section(&mut decoder, counts.additionals, true)?;
     if let Some(edns) = &edns {
         metadata.merge_response_code(edns.rcode_high());
     }

@@ -61,7 +61,12 @@ pub(crate) async fn probe(
     let mut out = Probing::default();
     let hosts: Vec<IpAddr> = targets.keys().copied().collect();
     let mut round_trips = BTreeMap::new();
-    if !hosts.is_empty() {
+    // The SNMP questions need nothing from the TCP side: they go out while
+    // it runs, and their wait (silence is the usual answer) hides behind it.
+    let (snmp, ()) = tokio::join!(snmp_probes(targets, settings), async {
+        if hosts.is_empty() {
+            return;
+        }
         let scan = kagami_net::scan_tcp(&hosts, &settings.ports, &settings.scan, progress).await;
         round_trips.extend(scan.round_trips.iter().copied());
         let status = if scan.timeouts == 0 {
@@ -85,7 +90,7 @@ pub(crate) async fn probe(
         let tls = inspect_tls(&mut out.services, targets, settings, progress).await;
         out.findings.extend(tls.findings);
         out.steps.extend(tls.steps);
-    }
+    });
     for probed in &out.services {
         let Some(target) = targets.get(&probed.service.ip) else {
             continue;
@@ -107,17 +112,12 @@ pub(crate) async fn probe(
     out.findings.extend(web.findings);
     out.steps.extend(web.steps);
     out.web = web.origins;
-    let udp = udp_probes(
-        targets,
-        nameservers,
-        &out.services,
-        &round_trips,
-        settings,
-        progress,
-    )
-    .await;
-    out.findings.extend(udp.findings);
-    out.steps.extend(udp.steps);
+    out.findings.extend(snmp.findings);
+    out.steps.extend(snmp.steps);
+    let resolvers =
+        resolver_probes(targets, nameservers, &out.services, &round_trips, settings).await;
+    out.findings.extend(resolvers.findings);
+    out.steps.extend(resolvers.steps);
     out
 }
 
@@ -268,32 +268,23 @@ async fn inspect_tls(
     out
 }
 
-async fn udp_probes(
-    targets: &BTreeMap<IpAddr, ProbeTarget>,
-    nameservers: &BTreeMap<IpAddr, ProbeTarget>,
-    services: &[Probed],
-    round_trips: &BTreeMap<IpAddr, Duration>,
-    settings: &ProbeSettings,
-    progress: &dyn Progress,
-) -> Probing {
+/// SNMP default communities on every address, one socket per address and
+/// as many at once as connections in flight; no progress phase of its own
+/// (it runs beside the port scan).
+async fn snmp_probes(targets: &BTreeMap<IpAddr, ProbeTarget>, settings: &ProbeSettings) -> Probing {
     let mut out = Probing::default();
-    progress.start("SNMP", Some(targets.len() as u64));
-    let wait = |ip: &IpAddr| UdpWait::new(settings.udp_wait, round_trips.get(ip).copied());
-    // One socket per address: as many addresses at once as connections in flight.
-    let at_once = settings.scan.concurrency.max(1);
+    let wait = UdpWait::new(settings.udp_wait, None);
     let snmp: Vec<_> = futures_util::stream::iter(targets)
         .map(|(&ip, target)| async move {
             (
                 ip,
                 target,
-                kagami_net::udp::snmp_default_community(ip, wait(&ip)).await,
+                kagami_net::udp::snmp_default_community(ip, wait).await,
             )
         })
-        .buffer_unordered(at_once)
-        .inspect(|_| progress.advance(1))
+        .buffer_unordered(settings.scan.concurrency.max(1))
         .collect()
         .await;
-    progress.finish();
     let (mut answered, mut failed) = (0u64, Vec::new());
     for (ip, target, result) in snmp {
         match result {
@@ -328,8 +319,20 @@ async fn udp_probes(
         ));
     }
     out.steps.push(step);
+    out
+}
 
-    // Name servers of the targets, and every service identified as DNS.
+/// The recursion test of the targets' name servers and of every service
+/// identified as DNS.
+async fn resolver_probes(
+    targets: &BTreeMap<IpAddr, ProbeTarget>,
+    nameservers: &BTreeMap<IpAddr, ProbeTarget>,
+    services: &[Probed],
+    round_trips: &BTreeMap<IpAddr, Duration>,
+    settings: &ProbeSettings,
+) -> Probing {
+    let mut out = Probing::default();
+    let wait = |ip: &IpAddr| UdpWait::new(settings.udp_wait, round_trips.get(ip).copied());
     let mut servers: BTreeMap<IpAddr, &ProbeTarget> =
         nameservers.iter().map(|(ip, t)| (*ip, t)).collect();
     for probed in services.iter().filter(|p| p.service.protocol == "dns") {
@@ -345,7 +348,7 @@ async fn udp_probes(
                     .await;
             (ip, target, answer)
         })
-        .buffer_unordered(at_once)
+        .buffer_unordered(settings.scan.concurrency.max(1))
         .collect()
         .await;
     answers.sort_by_key(|(ip, ..)| *ip);

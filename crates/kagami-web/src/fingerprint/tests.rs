@@ -335,6 +335,35 @@ fn panels_on_their_own_ports_are_recognised_from_the_root() {
 }
 
 #[test]
+fn script_sources_and_favicons_identify_the_main_page() {
+    let pma = response(
+        200,
+        &[],
+        r#"<title>phpMyAdmin</title><script src="js/vendor/jquery/jquery.min.js?v=5.2.1deb1"></script>"#,
+    );
+    let found = identify(&pma, &[], &not_found());
+    let hit = find(&found, "phpMyAdmin").expect("phpMyAdmin by its scripts");
+    assert_eq!(hit.version.as_deref(), Some("5.2.1"));
+    assert!(
+        hit.evidence.starts_with("script js/vendor/"),
+        "{}",
+        hit.evidence
+    );
+    assert!(hit.login.is_none(), "scripts alone prove no login form");
+
+    let blank = response(200, &[], "<title>Tools</title>");
+    let mut observed = Observed {
+        root: Some(blank.page()),
+        favicon: Some(-476_231_906),
+        ..Observed::default()
+    };
+    let found = Fingerprints::bundled().identify(&observed);
+    assert!(find(&found, "phpMyAdmin").is_some_and(|p| p.evidence == "favicon hash -476231906"));
+    observed.favicon = Some(1);
+    assert!(find(&Fingerprints::bundled().identify(&observed), "phpMyAdmin").is_none());
+}
+
+#[test]
 fn invalid_rule_files_are_refused_with_a_reason() {
     let cases = [
         (
