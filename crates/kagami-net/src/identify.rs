@@ -92,7 +92,7 @@ pub async fn identify(addr: SocketAddr, host: Option<&DomainName>, ctx: &ProbeCo
 
     if probes::client_speaks_first(addr.port()) {
         let found = probe_silent(addr, host, &host_header, ctx, true).await;
-        silent(&mut probed, found, addr, &host_header, ctx).await;
+        silent(&mut probed, found, addr, host, &host_header, ctx).await;
         return probed;
     }
     let started = Instant::now();
@@ -140,9 +140,9 @@ pub async fn identify(addr: SocketAddr, host: Option<&DomainName>, ctx: &ProbeCo
         Heard::Greeting(_) => {
             // The port closed or failed at once without a word: probe it.
             let found = probe_silent(addr, host, &host_header, ctx, false).await;
-            silent(&mut probed, found, addr, &host_header, ctx).await;
+            silent(&mut probed, found, addr, host, &host_header, ctx).await;
         }
-        Heard::Probes(found) => silent(&mut probed, found, addr, &host_header, ctx).await,
+        Heard::Probes(found) => silent(&mut probed, found, addr, host, &host_header, ctx).await,
     }
     probed
 }
@@ -520,10 +520,24 @@ async fn silent(
     probed: &mut Probed,
     found: Silent,
     addr: SocketAddr,
+    host: Option<&DomainName>,
     host_header: &str,
     ctx: &ProbeContext,
 ) {
-    let Silent { tls, replies } = found;
+    let Silent { mut tls, replies } = found;
+    if matches!(tls, TlsProbe::No)
+        && replies
+            .iter()
+            .flatten()
+            .any(|reply| probes::is_https_port_refusal(reply))
+    {
+        // Our handshake came to nothing, yet the server says this port speaks
+        // HTTPS: one more handshake, and TLS whatever it brings.
+        tls = match try_tls(addr, host, ctx, false).await {
+            TlsProbe::No => TlsProbe::TlsOnly,
+            wrapped => wrapped,
+        };
+    }
     match tls {
         TlsProbe::Wrapped(stream, took) => {
             probed.service.tls_wrapped = true;

@@ -27,6 +27,24 @@ pub(crate) fn is_http(reply: &[u8]) -> bool {
     reply.starts_with(b"HTTP/1.") || reply.starts_with(b"HTTP/2")
 }
 
+/// What web servers answer when plain HTTP reaches a port that expects TLS
+/// (nginx, Apache httpd, Go's net/http).
+const PLAIN_TO_TLS_PORT: [&[u8]; 3] = [
+    b"plain HTTP request was sent to HTTPS port",
+    b"speaking plain HTTP to an SSL-enabled server port",
+    b"Client sent an HTTP request to an HTTPS server",
+];
+
+/// An HTTP 400 saying the port speaks HTTPS: the port is TLS even when a
+/// handshake of ours did not complete (it timed out on a busy machine).
+pub(crate) fn is_https_port_refusal(reply: &[u8]) -> bool {
+    reply.starts_with(b"HTTP/1.")
+        && reply.get(9..12) == Some(b"400".as_slice())
+        && PLAIN_TO_TLS_PORT
+            .iter()
+            .any(|marker| reply.windows(marker.len()).any(|w| w == *marker))
+}
+
 /// Headers and, when announced, the whole body have arrived.
 pub(crate) fn http_complete(reply: &[u8]) -> bool {
     let Some(end) = reply.windows(4).position(|w| w == b"\r\n\r\n") else {
