@@ -106,6 +106,14 @@ impl Book {
         name.is_within(&self.domain)
     }
 
+    /// Whether the known name `name` was seen through `source`; `None` for a
+    /// name not in the book.
+    pub fn has_source(&self, name: &DomainName, source: AssetSource) -> Option<bool> {
+        self.entries
+            .get(name)
+            .map(|entry| entry.sources.contains(&source))
+    }
+
     /// Records that `name` was seen through `source`; true when the name is new.
     pub fn offer(&mut self, name: DomainName, source: AssetSource) -> bool {
         if let Some(entry) = self.entries.get_mut(&name) {

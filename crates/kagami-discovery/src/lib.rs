@@ -66,6 +66,15 @@ impl DomainDiscovery {
     }
 }
 
+/// What [`Discovery::offer_names`] made of the names offered.
+#[derive(Debug, Default, PartialEq, Eq)]
+pub struct Offered {
+    /// Names not known before, now resolved.
+    pub new: Vec<DomainName>,
+    /// Known names seen through this source for the first time.
+    pub gained_source: Vec<DomainName>,
+}
+
 pub struct Discovery {
     engine: Engine,
     config: DiscoveryConfig,
@@ -120,24 +129,30 @@ impl Discovery {
 
     /// Adds names found by later stages (TLS SANs, links). Names outside the
     /// target domain are ignored; new names are resolved and checked like the
-    /// others. Returns the names that were new.
+    /// others. Says which names were new and which known ones gained `source`.
     pub async fn offer_names(
         &self,
         found: &mut DomainDiscovery,
         names: impl IntoIterator<Item = DomainName>,
         source: AssetSource,
         progress: &dyn Progress,
-    ) -> Vec<DomainName> {
-        let mut new = Vec::new();
+    ) -> Offered {
+        let mut offered = Offered::default();
         for name in names {
-            if name.is_within(&found.domain) && found.book.offer(name.clone(), source) {
-                new.push(name);
+            if !name.is_within(&found.domain) {
+                continue;
+            }
+            let known = found.book.has_source(&name, source);
+            if found.book.offer(name.clone(), source) {
+                offered.new.push(name);
+            } else if known == Some(false) {
+                offered.gained_source.push(name);
             }
         }
-        if !new.is_empty() {
+        if !offered.new.is_empty() {
             self.resolve_pending(found, progress).await;
         }
-        new
+        offered
     }
 
     async fn apex_records(&self, found: &mut DomainDiscovery) -> Apex {

@@ -14,6 +14,7 @@ mod text;
 pub mod texts;
 pub mod view;
 
+use std::collections::HashMap;
 use std::io::{self, Write};
 
 use kagami_core::{Coverage, DomainName, Report, SCHEMA_VERSION, ScanEvent, ToolInfo};
@@ -29,6 +30,8 @@ pub use texts::Lang;
 /// interrupted scan still yields what it found.
 pub struct ReportBuilder {
     report: Report,
+    /// Where each host name's asset is in `report.assets`.
+    asset_index: HashMap<DomainName, usize>,
 }
 
 impl ReportBuilder {
@@ -49,6 +52,7 @@ impl ReportBuilder {
                 score: None,
                 damage: None,
             },
+            asset_index: HashMap::new(),
         }
     }
 
@@ -65,7 +69,15 @@ impl ReportBuilder {
     pub fn push(&mut self, event: ScanEvent) {
         match event {
             ScanEvent::Domain(records) => self.report.domains.push(records),
-            ScanEvent::Asset(asset) => self.report.assets.push(asset),
+            // A name seen again by a later stage comes back with more sources.
+            ScanEvent::Asset(asset) => match self.asset_index.get(&asset.hostname) {
+                Some(&at) => self.report.assets[at] = asset,
+                None => {
+                    self.asset_index
+                        .insert(asset.hostname.clone(), self.report.assets.len());
+                    self.report.assets.push(asset);
+                }
+            },
             ScanEvent::Service(service) => self.report.services.push(service),
             ScanEvent::Web(origin) => self.report.web.push(*origin),
             ScanEvent::Finding(finding) => self.report.findings.push(finding),

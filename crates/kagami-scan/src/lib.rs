@@ -10,7 +10,7 @@ mod probing;
 mod vuln;
 mod web;
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::num::NonZeroU32;
 use std::path::PathBuf;
@@ -234,7 +234,7 @@ impl Scanner {
             let mut round_nameservers = nameservers;
             let mut sightings = vuln::Sightings::default();
             for round in 0..2 {
-                let probed = probing::probe(
+                let mut probed = probing::probe(
                     &round_targets,
                     &round_nameservers,
                     &self.probe_settings,
@@ -250,6 +250,9 @@ impl Scanner {
                 sightings.services(probing::services(&probed), &round_targets);
                 sightings.web(&probed.web, &round_targets);
                 let sans = probing::certificate_names(&probed);
+                let links: Vec<DomainName> = std::mem::take(&mut probed.linked_names)
+                    .into_iter()
+                    .collect();
                 for finding in probed.findings {
                     emit(ScanEvent::Finding(finding));
                 }
@@ -259,18 +262,30 @@ impl Scanner {
                 }
                 let mut next_targets = BTreeMap::new();
                 for found in &mut discoveries {
-                    let new = self
-                        .discovery
-                        .offer_names(found, sans.iter().cloned(), AssetSource::TlsSan, progress)
-                        .await;
-                    if new.is_empty() {
+                    let mut new = BTreeSet::new();
+                    let mut changed = BTreeSet::new();
+                    for (names, source) in
+                        [(&sans, AssetSource::TlsSan), (&links, AssetSource::Link)]
+                    {
+                        let offered = self
+                            .discovery
+                            .offer_names(found, names.iter().cloned(), source, progress)
+                            .await;
+                        changed.extend(offered.gained_source);
+                        new.extend(offered.new);
+                    }
+                    if new.is_empty() && changed.is_empty() {
                         continue;
                     }
-                    let assets: Vec<_> = found
-                        .assets(self.config.policy)
-                        .into_iter()
-                        .filter(|a| new.contains(&a.hostname))
-                        .collect();
+                    // Known names come again with their added sources.
+                    let mut assets = Vec::new();
+                    for asset in found.assets(self.config.policy) {
+                        if new.contains(&asset.hostname) {
+                            assets.push(asset);
+                        } else if changed.contains(&asset.hostname) {
+                            emit(ScanEvent::Asset(asset));
+                        }
+                    }
                     for asset in &assets {
                         emit(ScanEvent::Asset(asset.clone()));
                     }

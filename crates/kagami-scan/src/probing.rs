@@ -2,7 +2,7 @@
 //! address the policy allows, identification of each open port, TLS
 //! inspection of TLS services, the UDP probes, and the checks on all of it.
 
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, BTreeSet};
 use std::net::{IpAddr, SocketAddr};
 use std::sync::Arc;
 use std::time::Duration;
@@ -48,6 +48,8 @@ pub(crate) struct Probing {
     pub(crate) services: Vec<Probed>,
     /// Web origins probed on the HTTP(S) services.
     pub(crate) web: Vec<kagami_core::WebOrigin>,
+    /// Host names the web pages link to or redirect to.
+    pub(crate) linked_names: BTreeSet<DomainName>,
     pub(crate) findings: Vec<Finding>,
     pub(crate) steps: Vec<CoverageStep>,
 }
@@ -112,6 +114,7 @@ pub(crate) async fn probe(
     out.findings.extend(web.findings);
     out.steps.extend(web.steps);
     out.web = web.origins;
+    out.linked_names = web.linked_names;
     out.findings.extend(snmp.findings);
     out.steps.extend(snmp.steps);
     let resolvers =

@@ -166,6 +166,9 @@ pub struct WebStage {
     pub origins: Vec<WebOrigin>,
     pub findings: Vec<Finding>,
     pub steps: Vec<CoverageStep>,
+    /// Host names that the first pages link to and redirects lead to, for
+    /// discovery to take in when they are in scope.
+    pub linked_names: BTreeSet<DomainName>,
 }
 
 /// The first look at an origin: `GET /` and the baseline.
@@ -356,6 +359,7 @@ pub async fn probe(
         }
         stage.origins.push(outcome.record);
         stage.steps.push(outcome.step);
+        stage.linked_names.extend(outcome.linked_names);
     }
     stage.steps.push(
         CoverageStep::new(
@@ -404,6 +408,40 @@ struct OriginOutcome {
     findings: Vec<Finding>,
     step: CoverageStep,
     requests: usize,
+    linked_names: BTreeSet<DomainName>,
+}
+
+/// Host names in the links of the first page and in the redirects of `GET /`,
+/// the origin's own name aside.
+fn linked_names(first: &FirstLook<'_>, own: Option<&Parsed>) -> BTreeSet<DomainName> {
+    let endpoint = first.session.endpoint();
+    let mut urls: Vec<Url> = first
+        .chain
+        .hops
+        .iter()
+        .filter_map(|hop| Url::parse(&hop.url).ok()?.join(&hop.location).ok())
+        .collect();
+    if let (Some(page), Some((path, _))) = (own, first.chain.own.as_ref())
+        && let Ok(base) = Url::parse(&endpoint.url(path))
+    {
+        let links = &page.links;
+        urls.extend(
+            links
+                .resources
+                .iter()
+                .chain(&links.scripts)
+                .chain(&links.icons)
+                .filter_map(|link| base.join(link).ok()),
+        );
+    }
+    urls.iter()
+        .filter(|url| matches!(url.scheme(), "http" | "https"))
+        .filter_map(|url| match url.host()? {
+            url::Host::Domain(name) => DomainName::parse(name).ok(),
+            url::Host::Ipv4(_) | url::Host::Ipv6(_) => None,
+        })
+        .filter(|name| endpoint.host.as_ref() != Some(name))
+        .collect()
 }
 
 fn subject(endpoint: &Endpoint) -> String {
@@ -517,6 +555,7 @@ fn same_site(first: &FirstLook<'_>, url: &str, this_year: i32) -> OriginOutcome 
         findings: Vec::new(),
         step,
         requests,
+        linked_names: BTreeSet::new(),
     }
 }
 
@@ -587,6 +626,7 @@ async fn complete(first: FirstLook<'_>, domain: &DomainName, this_year: i32) -> 
         cookies: &cookies,
     });
 
+    let linked_names = linked_names(&first, own.as_ref());
     let mut record = base_record(&first, own.as_ref());
     record.cookies = cookies;
     record.favicon = favicon;
@@ -628,6 +668,7 @@ async fn complete(first: FirstLook<'_>, domain: &DomainName, this_year: i32) -> 
         findings,
         step,
         requests,
+        linked_names,
     }
 }
 

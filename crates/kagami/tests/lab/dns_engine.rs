@@ -70,10 +70,10 @@ async fn names_found_by_later_stages_join_the_inventory_when_in_scope() {
         name("elsewhere.example.test"),
         name("www.axfr-closed.test"),
     ];
-    let new = discovery
+    let offered = discovery
         .offer_names(&mut found, offered, AssetSource::TlsSan, &NoProgress)
         .await;
-    assert_eq!(new, [portal.clone(), name("www.axfr-closed.test")]);
+    assert_eq!(offered.new, [portal.clone(), name("www.axfr-closed.test")]);
     let assets = found.assets(AddressPolicy {
         allow_private: true,
     });

@@ -49,6 +49,8 @@ pub(crate) fn zone_wordlist(zone: &str, min_hosts: usize) -> tempfile::NamedTemp
     let text = std::fs::read_to_string(&path).unwrap_or_else(|e| panic!("{}: {e}", path.display()));
     let labels: Vec<&str> = text
         .lines()
+        // Names a test expects to be found another way stay out.
+        .filter(|line| !line.contains("not in wordlists"))
         .filter_map(|line| {
             let fields: Vec<&str> = line.split_whitespace().take(3).collect();
             (fields.get(1..3) == Some(&["IN", "A"][..])).then(|| fields[0])

@@ -242,6 +242,35 @@ fn virtual_hosts_on_one_address_are_probed_each() {
 }
 
 #[test]
+fn names_linked_from_pages_join_the_inventory_when_in_scope() {
+    let assets = report()["assets"].as_array().expect("assets");
+    let asset = |name: &str| assets.iter().find(|a| a["hostname"] == name);
+    // intranet.web.test is in no wordlist and no certificate: only the link
+    // on nginx-open's page names it.
+    let intranet = asset("intranet.web.test").expect("the linked name is an asset");
+    assert_eq!(intranet["sources"], serde_json::json!(["link"]));
+    assert_eq!(intranet["ips"], serde_json::json!(["127.10.40.10"]));
+    assert_eq!(intranet["in_scope"], true);
+    // The same page links to a partner's site, which is not ours to scan.
+    assert!(asset("partner.example.test").is_none());
+    // A name brute-forced, named by its certificate and linked keeps one
+    // record with every source; a page's links to itself add nothing.
+    let secure: Vec<_> = assets
+        .iter()
+        .filter(|a| a["hostname"] == "nginx-secure.web.test")
+        .collect();
+    assert_eq!(secure.len(), 1);
+    assert_eq!(
+        secure[0]["sources"],
+        serde_json::json!(["bruteforce", "tls_san", "link"])
+    );
+    assert_eq!(
+        asset("nginx-open.web.test").expect("nginx-open")["sources"],
+        serde_json::json!(["bruteforce"])
+    );
+}
+
+#[test]
 fn directory_indexes_of_each_server_are_listings_and_look_alikes_are_not() {
     let expect = [
         (
