@@ -280,6 +280,16 @@ pub struct Technology {
     pub evidence: String,
 }
 
+impl Technology {
+    /// The name with the version when one is known: `nginx 1.22.1`.
+    pub fn label(&self) -> String {
+        match &self.version {
+            Some(version) => format!("{} {version}", self.name),
+            None => self.name.clone(),
+        }
+    }
+}
+
 /// One request of the web stage.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct WebFetch {

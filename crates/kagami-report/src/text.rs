@@ -4,7 +4,7 @@
 
 use std::fmt::Write as _;
 
-use kagami_core::{Report, Severity, StepStatus};
+use kagami_core::{Report, Severity, StepStatus, Technology};
 
 use crate::texts::{Lang, Texts, fill};
 use crate::view;
@@ -128,8 +128,8 @@ pub fn render_summary(report: &Report, options: &TextOptions) -> String {
     out
 }
 
-/// The summary, then every finding with its points, the assets, services and
-/// coverage.
+/// The summary, then every finding with its points, the assets, services, web
+/// origins and coverage.
 pub fn render_text(report: &Report, options: &TextOptions) -> String {
     let mut out = render_summary(report, options);
     out.push('\n');
@@ -265,6 +265,31 @@ pub fn render_text(report: &Report, options: &TextOptions) -> String {
                 protocol,
                 product.join(" ")
             );
+        }
+        out.push('\n');
+    }
+
+    let probed: Vec<_> = report.web.iter().filter(|o| o.same_as.is_none()).collect();
+    if !probed.is_empty() {
+        let _ = writeln!(
+            out,
+            "Web       {} origins ({} more answering like one of them)",
+            probed.len(),
+            report.web.len() - probed.len()
+        );
+        for origin in probed {
+            let technologies: Vec<String> =
+                origin.technologies.iter().map(Technology::label).collect();
+            let line = format!(
+                "    {:<40} {:<4} {:<32} {}",
+                origin.url,
+                origin
+                    .status
+                    .map_or_else(|| "-".to_owned(), |s| s.to_string()),
+                origin.title.as_deref().unwrap_or(""),
+                technologies.join(", ")
+            );
+            let _ = writeln!(out, "{}", line.trim_end());
         }
         out.push('\n');
     }

@@ -221,3 +221,47 @@ fn terminal_summary_names_score_actions_and_the_full_report() {
     );
     assert!(coloured.contains("\u{1b}[1;97;41m"));
 }
+
+#[test]
+fn terminal_report_lists_each_web_site_once_with_what_runs_on_it() {
+    let mut report = scored();
+    let origin = |url: &str, same_as: Option<&str>| -> kagami_core::WebOrigin {
+        let mut origin = serde_json::json!({
+            "url": url, "ip": "192.0.2.10", "port": 443, "tls": true,
+            "status": 200, "title": "Kagami Lab",
+            "technologies": [
+                {"name": "nginx", "version": "1.22.1", "category": "web_server", "evidence": "Server header"},
+                {"name": "WordPress", "category": "cms", "evidence": "generator meta"}
+            ]
+        });
+        if let Some(same_as) = same_as {
+            origin["same_as"] = same_as.into();
+        }
+        serde_json::from_value(origin).expect("a web origin")
+    };
+    report.web = vec![
+        origin("https://www.example.test/", None),
+        origin("https://192.0.2.10/", Some("https://www.example.test/")),
+    ];
+    let options = TextOptions {
+        lang: Lang::En,
+        colour: false,
+        full_report: None,
+    };
+    let text = render_text(&report, &options);
+    assert!(
+        text.contains("Web       1 origins (1 more answering like one of them)"),
+        "{text}"
+    );
+    let line = text
+        .lines()
+        .find(|l| l.contains("https://www.example.test/"))
+        .expect("the site's line");
+    assert!(line.contains("200"), "{line}");
+    assert!(line.contains("Kagami Lab"), "{line}");
+    assert!(line.ends_with("nginx 1.22.1, WordPress"), "{line}");
+    assert!(!text.contains("    https://192.0.2.10/"), "{text}");
+
+    report.web.clear();
+    assert!(!render_text(&report, &options).contains("Web "));
+}

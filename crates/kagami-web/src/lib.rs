@@ -29,7 +29,7 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use futures_util::StreamExt as _;
-use kagami_core::{CoverageStep, DomainName, Finding, Progress, StepStatus, WebOrigin};
+use kagami_core::{CoverageStep, DomainName, Finding, Progress, StepStatus, Technology, WebOrigin};
 use sha2::{Digest as _, Sha256};
 use time::OffsetDateTime;
 use tokio::sync::Semaphore;
@@ -632,14 +632,7 @@ async fn complete(first: FirstLook<'_>, domain: &DomainName, this_year: i32) -> 
     record.favicon = favicon;
     record.technologies = analysis::technology_records(&technologies);
     let requests = first.session.requests();
-    let names: Vec<String> = record
-        .technologies
-        .iter()
-        .map(|t| match &t.version {
-            Some(v) => format!("{} {v}", t.name),
-            None => t.name.clone(),
-        })
-        .collect();
+    let names: Vec<String> = record.technologies.iter().map(Technology::label).collect();
     let summary = format!(
         "GET / {}{}; {requests} requests; {}",
         record
