@@ -181,29 +181,28 @@ class Handler(BaseHTTPRequestHandler):
         if self.command == "HEAD":
             return
         domain = domain or "huge.test"
-        sent = 0
-        n = 0
+        # One block of entries, built once and sent again and again: the
+        # cap is reached at memory speed, so a client's size limit (not its
+        # time limit) is what ends the answer even on a busy machine.
+        parts = []
+        for n in range(1, 1025):
+            parts.append(json.dumps({
+                "issuer_ca_id": 295815,
+                "issuer_name": "C=US, O=Let's Encrypt, CN=R11",
+                "common_name": "h%09d.%s" % (n, domain),
+                "name_value": "h%09d.%s" % (n, domain),
+                "id": 10000000000 + n,
+                "entry_timestamp": "2025-01-01T00:00:00.000",
+                "not_before": "2025-01-01T00:00:00",
+                "not_after": "2025-04-01T23:59:59",
+                "serial_number": "%036x" % n,
+                "result_count": 1,
+            }, separators=(",", ":")))
+        block = (",".join(parts) + ",").encode()
         self.wfile.write(b"[")
-        sent += 1
-        chunk_entries = 256
+        sent = 1
         while sent < HUGE_CAP_BYTES:
-            parts = []
-            for _ in range(chunk_entries):
-                n += 1
-                parts.append(json.dumps({
-                    "issuer_ca_id": 295815,
-                    "issuer_name": "C=US, O=Let's Encrypt, CN=R11",
-                    "common_name": "h%09d.%s" % (n, domain),
-                    "name_value": "h%09d.%s" % (n, domain),
-                    "id": 10000000000 + n,
-                    "entry_timestamp": "2025-01-01T00:00:00.000",
-                    "not_before": "2025-01-01T00:00:00",
-                    "not_after": "2025-04-01T23:59:59",
-                    "serial_number": "%036x" % n,
-                    "result_count": 1,
-                }, separators=(",", ":")))
-            data = (",".join(parts) + ",").encode()
-            data = data[: HUGE_CAP_BYTES - sent]
+            data = block[: HUGE_CAP_BYTES - sent]
             self.wfile.write(data)
             sent += len(data)
         log.info("%s %s huge: cap of %d bytes reached", self.server.label,

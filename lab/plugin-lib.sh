@@ -145,6 +145,17 @@ write_if_changed() { # file
 }
 
 # Runs a check until it succeeds or SECONDS elapse.
+# Whether the page at url (fetched with the extra curl arguments) contains
+# the pattern.
+answers() { # url grep-pattern [curl args...]
+  local url="$1" pattern="$2" body
+  shift 2
+  # Read the whole answer first: `grep -q` stops at the first match, and
+  # under pipefail the curl it cut off would fail the check.
+  body=$(curl -sS --max-time 5 "$@" "$url" 2>/dev/null) || return 1
+  grep -q -- "$pattern" <<<"$body"
+}
+
 wait_until() { # seconds command...
   local end=$((SECONDS + $1))
   shift
