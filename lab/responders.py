@@ -22,6 +22,12 @@ and time.
   mongodb-auth   same, with authentication enabled: listDatabases is
                  refused with the server's "Unauthorized" error (code 13)
   elasticsearch  HTTP root document of Elasticsearch 7.17, security off
+  mssql          SQL Server 2019 RTM (15.0.2000.5): the PRELOGIN answer
+                 (MS-TDS 2.2.6.5, encryption not supported); the login that
+                 would follow is not served
+  oracle         an Oracle Database 19c listener (Oracle Net TNS): a CONNECT
+                 for a service it does not know is refused with ORA-12514
+                 and the listener's VSNNUM, as the real listener does
   endless        an endless banner: bytes until the client goes
   silent         accepts, reads, never sends
   tls-close      reads a TLS ClientHello, then closes
@@ -54,6 +60,8 @@ LISTENERS = [
     ("mongodb-open", "127.10.20.17", 27017),
     ("mongodb-auth", "127.10.20.18", 27017),
     ("elasticsearch", "127.10.20.92", 9200),
+    ("mssql", "127.10.20.14", 1433),
+    ("oracle", "127.10.20.15", 1521),
     ("endless", "127.10.20.250", 7000),
     ("silent", "127.10.20.251", 7001),
     ("tls-close", "127.10.20.252", 443),
@@ -179,6 +187,68 @@ def handle_rdp(c):
     c.send(x224_cc(neg))
     # The TLS handshake that would follow is not served; input is ignored.
     c.drain(64 * 1024)
+
+
+# --- SQL Server (MS-TDS) -----------------------------------------------------------
+
+TDS_PRELOGIN, TDS_RESPONSE = 0x12, 0x04
+
+
+def tds_packet(kind, payload):
+    """Type, status end-of-message, length, SPID 0, packet 1, window 0."""
+    return struct.pack(">BBHHBB", kind, 0x01, 8 + len(payload), 0, 1, 0) + payload
+
+
+def prelogin(options):
+    """PRELOGIN option tokens (token, offset, length), 0xFF, then the data."""
+    offset = 5 * len(options) + 1
+    tokens, data = b"", b""
+    for token, value in options:
+        tokens += struct.pack(">BHH", token, offset, len(value))
+        data += value
+        offset += len(value)
+    return tokens + b"\xff" + data
+
+
+def handle_mssql(c):
+    hdr = c.read_exact(8)
+    kind, _status, length = struct.unpack(">BBH", hdr[:4])
+    if kind != TDS_PRELOGIN or not 8 < length <= 4096:
+        raise Closed("not a PRELOGIN packet")
+    c.read_exact(length - 8)
+    c.send(tds_packet(TDS_RESPONSE, prelogin([
+        (0x00, bytes([15, 0]) + struct.pack(">HH", 2000, 5)),  # 15.0.2000.5
+        (0x01, b"\x02"),  # ENCRYPT_NOT_SUP
+        (0x02, b"\x00"),  # default instance
+        (0x03, b""),
+        (0x04, b"\x00"),  # MARS off
+    ])))
+    log.info("mssql %s answered PRELOGIN", c.peer)
+    # A LOGIN7 would come next; nothing here accepts one.
+    c.drain(64 * 1024)
+
+
+# --- Oracle Net listener (TNS) -----------------------------------------------------
+
+TNS_CONNECT, TNS_REFUSE = 1, 4
+ORACLE_19C_VSNNUM = 318767104  # 19.0.0.0.0, as 19c listeners report it
+
+
+def handle_oracle(c):
+    hdr = c.read_exact(8)
+    length, _checksum, kind = struct.unpack(">HHB", hdr[:5])
+    if kind != TNS_CONNECT or not 34 <= length <= 8192:
+        raise Closed("not a TNS CONNECT")
+    body = c.read_exact(length - 8)
+    data_length, data_offset = struct.unpack(">HH", body[16:20])
+    connect_data = (hdr + body)[data_offset:data_offset + data_length]
+    log.info("oracle %s CONNECT %r", c.peer, connect_data[:200])
+    # No service is registered: every request is ORA-12514, refused with the
+    # listener's description, user reason 0x22, system reason 0.
+    text = ("(DESCRIPTION=(TMP=)(VSNNUM=%d)(ERR=12514)(ERROR_STACK=(ERROR=(CODE=12514)(EMFI=4))))"
+            % ORACLE_19C_VSNNUM).encode()
+    refuse = struct.pack(">BBH", 0x22, 0x00, len(text)) + text
+    c.send(struct.pack(">HHBBH", 8 + len(refuse), 0, TNS_REFUSE, 0, 0) + refuse)
 
 
 # --- Telnet (RFC 854, RFC 855; options RFC 857, 858, 1091, 1073) -------------------
@@ -742,6 +812,8 @@ def handle_random(c):
 
 HANDLERS = {
     "rdp": handle_rdp,
+    "mssql": handle_mssql,
+    "oracle": handle_oracle,
     "telnet": handle_telnet,
     "ssh-ubuntu": ssh_banner(b"SSH-2.0-OpenSSH_8.9p1 Ubuntu-3ubuntu0.10"),
     "ssh-rhel": ssh_banner(b"SSH-2.0-OpenSSH_8.0"),
@@ -792,6 +864,15 @@ def probe(name, addr, port):
         if name == "elasticsearch":
             s.sendall(b"GET / HTTP/1.1\r\nHost: probe\r\nConnection: close\r\n\r\n")
             return _probe_recv(s, 15) == b"HTTP/1.1 200 OK"
+        if name == "mssql":
+            s.sendall(tds_packet(TDS_PRELOGIN, prelogin([(0x00, bytes(6)), (0x01, b"\x02")])))
+            return _probe_recv(s, 8)[:2] == bytes([TDS_RESPONSE, 0x01])
+        if name == "oracle":
+            data = b"(DESCRIPTION=(CONNECT_DATA=(SERVICE_NAME=status)))"
+            connect = struct.pack(">HHHHHHHHHHIBB", 314, 300, 0, 8192, 32767, 0x7F08, 0, 0x0100,
+                                  len(data), 58, 0, 0x41, 0x41).ljust(50, b"\0") + data
+            s.sendall(struct.pack(">HHBBH", 8 + len(connect), 0, TNS_CONNECT, 0, 0) + connect)
+            return _probe_recv(s, 8)[4] == TNS_REFUSE
         if name == "endless":
             return _probe_recv(s, 4096).startswith(b"220 ")
         if name == "random":

@@ -76,7 +76,7 @@ pub fn service_findings(probed: &Probed, domain: &DomainName) -> Vec<Finding> {
                 .with_detail("protocol", protocol),
             );
         }
-        "mysql" | "postgresql" | "mongodb" => {
+        "mysql" | "postgresql" | "mongodb" | "mssql" | "oracle" => {
             let product = service
                 .product
                 .clone()

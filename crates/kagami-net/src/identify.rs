@@ -747,6 +747,14 @@ async fn follow_up(
         "postgresql" => probed.service.product = Some("PostgreSQL".into()),
         "rdp" => probed.service.product = Some("Microsoft Terminal Services".into()),
         "smb" => probed.service.product = Some("SMB".into()),
+        "mssql" => {
+            probed.service.product = Some("Microsoft SQL Server".into());
+            probed.service.version = probes::mssql_version(reply);
+        }
+        "oracle" => {
+            probed.service.product = Some("Oracle Database".into());
+            probed.service.version = probes::oracle_version(reply);
+        }
         _ => {}
     }
 }

@@ -1,7 +1,8 @@
 //! Probes for services that wait for the client to speak, and how to
 //! recognise their answers. The byte layouts follow the protocols' own
 //! specifications (RFC 1006/MS-RDPBCGR, MS-SMB2, the PostgreSQL and MongoDB
-//! wire protocols, RESP, the memcached text protocol, RFC 1035 over TCP).
+//! wire protocols, RESP, the memcached text protocol, RFC 1035 over TCP,
+//! MS-TDS, Oracle Net's TNS packets).
 
 /// A silent-service probe: what to send and how to tell a match.
 pub(crate) struct Probe {
@@ -193,6 +194,146 @@ fn dns_complete(reply: &[u8]) -> bool {
     reply.len() >= 2 && reply.len() >= 2 + usize::from(u16::from_be_bytes([reply[0], reply[1]]))
 }
 
+/// A TDS packet of `kind` around `payload` (MS-TDS 2.2.3.1: type, status
+/// "end of message", length, SPID 0, packet 1, window 0).
+fn tds_packet(kind: u8, payload: &[u8]) -> Vec<u8> {
+    let length = u16::try_from(8 + payload.len()).unwrap_or(u16::MAX);
+    let mut packet = vec![kind, 0x01];
+    packet.extend_from_slice(&length.to_be_bytes());
+    packet.extend_from_slice(&[0, 0, 1, 0]);
+    packet.extend_from_slice(payload);
+    packet
+}
+
+/// PRELOGIN options (MS-TDS 2.2.6.5): token, then offset and length of its
+/// data from the start of the payload; 0xFF ends the list.
+fn prelogin_payload(options: &[(u8, &[u8])]) -> Vec<u8> {
+    let mut offset = options.len() * 5 + 1;
+    let mut tokens = Vec::new();
+    let mut data = Vec::new();
+    for (token, value) in options {
+        tokens.push(*token);
+        tokens.extend_from_slice(&u16::try_from(offset).unwrap_or(0).to_be_bytes());
+        tokens.extend_from_slice(&u16::try_from(value.len()).unwrap_or(0).to_be_bytes());
+        data.extend_from_slice(value);
+        offset += value.len();
+    }
+    tokens.push(0xff);
+    tokens.extend(data);
+    tokens
+}
+
+/// The PRELOGIN message every SQL Server client sends first: our version
+/// (zero), no encryption, the default instance, no thread id.
+fn mssql_request(_: &str) -> Vec<u8> {
+    let payload = prelogin_payload(&[
+        (0x00, &[0; 6]),
+        (0x01, &[0x02]),
+        (0x02, &[0x00]),
+        (0x03, &[0; 4]),
+    ]);
+    tds_packet(0x12, &payload)
+}
+
+/// The whole TDS packet has come (its length is in its header).
+fn tds_complete(reply: &[u8]) -> bool {
+    reply.len() >= 8 && reply.len() >= usize::from(u16::from_be_bytes([reply[2], reply[3]]))
+}
+
+/// The server's PRELOGIN answer: a tabular-result packet whose options start
+/// with a 6-byte VERSION. Returns major.minor.build.
+pub(crate) fn mssql_version(reply: &[u8]) -> Option<String> {
+    if reply.len() < 8 || reply[0] != 0x04 || reply[1] & 0x01 == 0 || !tds_complete(reply) {
+        return None;
+    }
+    let length = usize::from(u16::from_be_bytes([reply[2], reply[3]]));
+    let payload = reply.get(8..length)?;
+    let (&token, rest) = payload.split_first()?;
+    let offset = usize::from(u16::from_be_bytes([*rest.first()?, *rest.get(1)?]));
+    let size = usize::from(u16::from_be_bytes([*rest.get(2)?, *rest.get(3)?]));
+    if token != 0x00 || size != 6 {
+        return None;
+    }
+    let version = payload.get(offset..offset + 6)?;
+    let build = u16::from_be_bytes([version[2], version[3]]);
+    Some(format!("{}.{}.{build}", version[0], version[1]))
+}
+
+fn is_mssql(reply: &[u8]) -> bool {
+    mssql_version(reply).is_some()
+}
+
+/// Connect data naming a service no listener has: the listener refuses it
+/// and says which version it is, as it does to any client that asks for a
+/// wrong service name.
+const TNS_CONNECT_DATA: &[u8] = b"(DESCRIPTION=(CONNECT_DATA=(SERVICE_NAME=KAGAMI-PROBE)(CID=(PROGRAM=kagami)(HOST=kagami)(USER=kagami))))";
+
+/// A TNS CONNECT packet (Oracle Net): the 8-byte packet header, then the
+/// connect header (protocol version 314, lowest 300, SDU 8192, TDU 32767,
+/// the connect data's length and offset) and the connect data.
+fn oracle_request(_: &str) -> Vec<u8> {
+    const DATA_OFFSET: usize = 58;
+    let mut body = Vec::with_capacity(DATA_OFFSET + TNS_CONNECT_DATA.len());
+    body.extend_from_slice(&[0; 8]); // packet header, filled below
+    for field in [314u16, 300, 0x0c41, 8192, 32767, 0x7f08, 0, 0x0100] {
+        body.extend_from_slice(&field.to_be_bytes());
+    }
+    body.extend_from_slice(
+        &u16::try_from(TNS_CONNECT_DATA.len())
+            .unwrap_or(0)
+            .to_be_bytes(),
+    );
+    body.extend_from_slice(&u16::try_from(DATA_OFFSET).unwrap_or(0).to_be_bytes());
+    body.extend_from_slice(&[0, 0, 0, 0, 0x41, 0x41]); // max receivable, connect flags
+    body.resize(DATA_OFFSET, 0);
+    body.extend_from_slice(TNS_CONNECT_DATA);
+    let length = u16::try_from(body.len()).unwrap_or(u16::MAX);
+    body[..2].copy_from_slice(&length.to_be_bytes());
+    body[4] = 1; // CONNECT
+    body
+}
+
+/// A TNS packet from a listener: a whole packet with zero checksums that
+/// accepts, refuses or redirects (with its DESCRIPTION), or asks for the
+/// connect again.
+fn is_oracle_tns(reply: &[u8]) -> bool {
+    if reply.len() < 8 || reply[2..4] != [0, 0] || reply[6..8] != [0, 0] {
+        return false;
+    }
+    let length = usize::from(u16::from_be_bytes([reply[0], reply[1]]));
+    if length < 8 || reply.len() < length {
+        return false;
+    }
+    let described = reply.windows(13).any(|w| w == b"(DESCRIPTION=");
+    match reply[4] {
+        2 => reply.len() >= 10 && (300..=400).contains(&u16::from_be_bytes([reply[8], reply[9]])),
+        4 | 5 => described,
+        11 => length == 8,
+        _ => false,
+    }
+}
+
+/// The whole TNS packet has come.
+fn tns_complete(reply: &[u8]) -> bool {
+    reply.len() >= 8 && reply.len() >= usize::from(u16::from_be_bytes([reply[0], reply[1]]))
+}
+
+/// The listener's version from the `VSNNUM` of its answer (a packed number:
+/// 19.0.0.0.0 is 318767104).
+pub(crate) fn oracle_version(reply: &[u8]) -> Option<String> {
+    let text = String::from_utf8_lossy(reply);
+    let digits = text.split("(VSNNUM=").nth(1)?.split(')').next()?;
+    let n: u32 = digits.parse().ok()?;
+    Some(format!(
+        "{}.{}.{}.{}.{}",
+        n >> 24,
+        (n >> 20) & 0xf,
+        (n >> 12) & 0xff,
+        (n >> 8) & 0xf,
+        n & 0xff
+    ))
+}
+
 /// Probes other than TLS (which is tried with a real handshake), in the order
 /// of preference when several match.
 pub(crate) const SILENT_PROBES: &[Probe] = &[
@@ -244,6 +385,18 @@ pub(crate) const SILENT_PROBES: &[Probe] = &[
         matches: is_dns,
         complete: dns_complete,
     },
+    Probe {
+        protocol: "mssql",
+        request: mssql_request,
+        matches: is_mssql,
+        complete: tds_complete,
+    },
+    Probe {
+        protocol: "oracle",
+        request: oracle_request,
+        matches: is_oracle_tns,
+        complete: tns_complete,
+    },
 ];
 
 /// Ports where the client speaks first: probes start at once instead of
@@ -256,6 +409,8 @@ pub(crate) fn client_speaks_first(port: u16) -> bool {
             | 443
             | 445
             | 591
+            | 1433
+            | 1521
             | 3000
             | 3389
             | 4443
@@ -296,6 +451,99 @@ mod tests {
         assert!(mongodb_reply_complete(&mongo));
         let dns = dns_request("");
         assert!(dns_complete(&dns));
+    }
+
+    /// A PRELOGIN answer as SQL Server 2019 RTM sends it: version
+    /// 15.0.2000 (sub-build 5), encryption not supported, default instance,
+    /// no thread id, MARS off.
+    fn sql_server_2019_prelogin() -> Vec<u8> {
+        tds_packet(
+            0x04,
+            &prelogin_payload(&[
+                (0x00, &[15, 0, 0x07, 0xd0, 0, 5]),
+                (0x01, &[0x02]),
+                (0x02, &[0x00]),
+                (0x03, &[]),
+                (0x04, &[0x00]),
+            ]),
+        )
+    }
+
+    /// The REFUSE an Oracle 19c listener sends for an unknown service name.
+    fn oracle_19c_refuse() -> Vec<u8> {
+        let data = b"(DESCRIPTION=(TMP=)(VSNNUM=318767104)(ERR=12514)(ERROR_STACK=(ERROR=(CODE=12514)(EMFI=4))))";
+        let mut packet = vec![0, 0, 0, 0, 4, 0, 0, 0, 0x22, 0x00];
+        packet.extend_from_slice(&u16::try_from(data.len()).expect("short").to_be_bytes());
+        packet.extend_from_slice(data);
+        let length = u16::try_from(packet.len()).expect("short");
+        packet[..2].copy_from_slice(&length.to_be_bytes());
+        packet
+    }
+
+    #[test]
+    fn database_handshakes_follow_their_wire_formats() {
+        let prelogin = mssql_request("");
+        assert_eq!(prelogin[0], 0x12, "PRELOGIN");
+        assert!(tds_complete(&prelogin));
+        assert_eq!(
+            usize::from(u16::from_be_bytes([prelogin[2], prelogin[3]])),
+            prelogin.len()
+        );
+        // VERSION's data starts right after the five options' terminator.
+        assert_eq!(&prelogin[8..13], &[0x00, 0x00, 0x15, 0x00, 0x06]);
+        assert_eq!(prelogin[8 + 20], 0xff);
+
+        let connect = oracle_request("");
+        assert_eq!(
+            usize::from(u16::from_be_bytes([connect[0], connect[1]])),
+            connect.len()
+        );
+        assert_eq!(connect[4], 1, "CONNECT");
+        assert_eq!(u16::from_be_bytes([connect[8], connect[9]]), 314);
+        let data_length = usize::from(u16::from_be_bytes([connect[24], connect[25]]));
+        let data_offset = usize::from(u16::from_be_bytes([connect[26], connect[27]]));
+        assert_eq!(
+            &connect[data_offset..data_offset + data_length],
+            TNS_CONNECT_DATA
+        );
+    }
+
+    #[test]
+    fn sql_server_and_oracle_answers_give_their_versions() {
+        let prelogin = sql_server_2019_prelogin();
+        assert!(is_mssql(&prelogin));
+        assert_eq!(mssql_version(&prelogin).as_deref(), Some("15.0.2000"));
+        assert!(!is_mssql(&prelogin[..prelogin.len() - 1]), "cut short");
+        let mut request_echo = prelogin.clone();
+        request_echo[0] = 0x12;
+        assert!(
+            !is_mssql(&request_echo),
+            "a PRELOGIN request is not an answer"
+        );
+
+        let refuse = oracle_19c_refuse();
+        assert!(is_oracle_tns(&refuse));
+        assert_eq!(oracle_version(&refuse).as_deref(), Some("19.0.0.0.0"));
+        assert_eq!(
+            oracle_version(b"(VSNNUM=186647040)").as_deref(),
+            Some("11.2.0.2.0")
+        );
+        assert!(is_oracle_tns(&[0, 8, 0, 0, 11, 0, 0, 0]), "RESEND");
+        let mut refuse_without_description = refuse.clone();
+        refuse_without_description.truncate(12);
+        refuse_without_description[..2].copy_from_slice(&12u16.to_be_bytes());
+        assert!(!is_oracle_tns(&refuse_without_description));
+        for other in [
+            &b"HTTP/1.1 400 Bad Request\r\n\r\n"[..],
+            b"+PONG\r\n",
+            &[
+                0x03, 0x00, 0x00, 0x13, 0x0e, 0xd0, 0, 0, 0x12, 0x34, 0, 0x02, 0, 0x08, 0, 0x02, 0,
+                0, 0,
+            ],
+        ] {
+            assert!(!is_mssql(other) && !is_oracle_tns(other), "{other:?}");
+        }
+        assert!(!is_oracle_tns(&prelogin) && !is_mssql(&refuse));
     }
 
     #[test]

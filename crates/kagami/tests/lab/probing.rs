@@ -11,7 +11,7 @@ use serde_json::Value;
 use crate::support::{Scan, kagami_lab_zone, scan_json};
 
 /// Ports of the lab's services; 2024 is never scanned.
-const PORTS: &str = "21,22,23,25,53,110,143,443,445,993,995,2222,3306,3389,5432,5900,6379,7000,7001,7002,9200,11211,27017";
+const PORTS: &str = "21,22,23,25,53,110,143,443,445,993,995,1433,1521,2222,3306,3389,5432,5900,6379,7000,7001,7002,9200,11211,27017";
 
 fn services_wordlist() -> tempfile::NamedTempFile {
     crate::support::zone_wordlist("services.test", 21)
@@ -172,6 +172,31 @@ fn databases_are_exposed_and_open_data_stores_are_critical() {
         ["db.exposed"],
         "MongoDB that requires authentication"
     );
+    // The databases Debian does not ship, from their own handshakes.
+    for (ip, port, protocol, product, version) in [
+        (
+            "127.10.20.14",
+            1433,
+            "mssql",
+            "Microsoft SQL Server",
+            "15.0.2000",
+        ),
+        (
+            "127.10.20.15",
+            1521,
+            "oracle",
+            "Oracle Database",
+            "19.0.0.0.0",
+        ),
+    ] {
+        let record = service(ip, port);
+        assert_eq!(
+            [&record["protocol"], &record["product"], &record["version"]],
+            [protocol, product, version],
+            "{ip}:{port}"
+        );
+        assert_eq!(checks_at(ip, port), ["db.exposed"], "{ip}:{port}");
+    }
     for finding in services_scan().findings("db.no_auth") {
         assert_eq!(finding["severity"], "critical");
     }
