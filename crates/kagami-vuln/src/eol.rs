@@ -347,6 +347,13 @@ mod tests {
             eol(Software::new("Microsoft Exchange", "15.2.2562.17")),
             None
         );
+        // SQL Server by the major.minor of its PRELOGIN version: 2008 R2 is
+        // 10.50, not 2008's 10.0; 2016 (13.0) ended in July 2026, 2019 has not.
+        let sql = |version| eol(Software::new("Microsoft SQL Server", version)).map(|v| v.0);
+        assert_eq!(sql("10.50.6000"), Some("SQL Server 2008 R2".into()));
+        assert_eq!(sql("10.0.6000"), Some("SQL Server 2008".into()));
+        assert_eq!(sql("13.0.6300"), Some("SQL Server 2016".into()));
+        assert_eq!(sql("15.0.2000"), None);
         // nginx 1.22.1 is Debian 12's: supported there, so no finding.
         assert_eq!(eol(Software::new("nginx", "1.22.1")), None);
     }
