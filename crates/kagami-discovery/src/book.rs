@@ -79,9 +79,18 @@ pub(crate) async fn resolve(
 struct Entry {
     sources: BTreeSet<AssetSource>,
     resolution: Option<Resolution>,
-    /// The answer to the name's A question, until the name is resolved.
+    /// The answers to the name's A and AAAA questions when an earlier step
+    /// asked them, until the name is resolved.
     answered_a: Option<Answer>,
+    answered_aaaa: Option<Result<Answer, DnsError>>,
     dangling_checked: bool,
+}
+
+/// A name still to resolve, with the answers earlier steps already have.
+pub(crate) struct Unresolved {
+    pub name: DomainName,
+    pub a: Option<Answer>,
+    pub aaaa: Option<Result<Answer, DnsError>>,
 }
 
 #[derive(Debug)]
@@ -130,14 +139,21 @@ impl Book {
         true
     }
 
-    /// Like [`Book::offer`], with the answer to the name's A question
-    /// already at hand (kept for its resolution).
-    pub(crate) fn offer_answered(&mut self, name: DomainName, source: AssetSource, a: Answer) {
+    /// Like [`Book::offer`], with the answer to the name's A question (and
+    /// perhaps its AAAA question) already at hand, kept for its resolution.
+    pub(crate) fn offer_answered(
+        &mut self,
+        name: DomainName,
+        source: AssetSource,
+        a: Answer,
+        aaaa: Option<Result<Answer, DnsError>>,
+    ) {
         self.offer(name.clone(), source);
         if let Some(entry) = self.entries.get_mut(&name)
             && entry.resolution.is_none()
         {
             entry.answered_a = Some(a);
+            entry.answered_aaaa = aaaa;
         }
     }
 
@@ -155,11 +171,15 @@ impl Book {
 
     /// The names not resolved yet, each with the answer to its A question
     /// when there is one (handed out once).
-    pub(crate) fn unresolved(&mut self) -> Vec<(DomainName, Option<Answer>)> {
+    pub(crate) fn unresolved(&mut self) -> Vec<Unresolved> {
         self.entries
             .iter_mut()
             .filter(|(_, e)| e.resolution.is_none())
-            .map(|(n, e)| (n.clone(), e.answered_a.take()))
+            .map(|(n, e)| Unresolved {
+                name: n.clone(),
+                a: e.answered_a.take(),
+                aaaa: e.answered_aaaa.take(),
+            })
             .collect()
     }
 

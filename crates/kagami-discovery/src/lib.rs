@@ -292,38 +292,53 @@ impl Discovery {
             });
         let (mut tried, mut answered, mut failed) = (0u64, 0u64, 0u64);
         let mut candidates = Vec::new();
+        // Without a wildcard every name that exists is real: its AAAA
+        // question goes out in the same run, as soon as its A answer says so.
+        let ask_aaaa = !wildcard.is_wildcard();
+        let mut aaaa = HashMap::new();
         self.engine
-            .query_each(names, RecordType::A, |name, answer| {
-                progress.advance(1);
-                tried += 1;
-                let Ok(answer) = answer else {
-                    failed += 1;
-                    return;
-                };
-                let exists = match answer.outcome() {
-                    Outcome::Records | Outcome::NoData => true,
-                    // NXDOMAIN with a CNAME: the alias exists, its target does not.
-                    Outcome::NxDomain => !answer.cname_chain().is_empty(),
-                    Outcome::ServerError(_) => {
-                        failed += 1;
-                        return;
+            .query_each_then(
+                names.map(|name| (name, RecordType::A)),
+                |name, rtype, answer| {
+                    if rtype == RecordType::AAAA {
+                        aaaa.insert(name, answer);
+                        return None;
                     }
-                };
-                answered += 1;
-                if exists {
+                    progress.advance(1);
+                    tried += 1;
+                    let Ok(answer) = answer else {
+                        failed += 1;
+                        return None;
+                    };
+                    let exists = match answer.outcome() {
+                        Outcome::Records | Outcome::NoData => true,
+                        // NXDOMAIN with a CNAME: the alias exists, its target does not.
+                        Outcome::NxDomain => !answer.cname_chain().is_empty(),
+                        Outcome::ServerError(_) => {
+                            failed += 1;
+                            return None;
+                        }
+                    };
+                    answered += 1;
+                    if !exists {
+                        return None;
+                    }
+                    let follow_up = ask_aaaa.then(|| (name.clone(), RecordType::AAAA));
                     candidates.push((name, answer.ips(), answer.cname_chain(), answer));
-                }
-            })
+                    follow_up
+                },
+            )
             .await;
         progress.finish();
 
         let kept = wildcard.filter(&self.engine, &domain, candidates).await;
         let found_count = kept.len();
         for (name, answer) in kept {
-            // Its A question is answered: resolution asks only the rest.
+            // Its A (and AAAA) questions are answered: resolution asks only the rest.
+            let aaaa = aaaa.remove(&name);
             found
                 .book
-                .offer_answered(name, AssetSource::Bruteforce, answer);
+                .offer_answered(name, AssetSource::Bruteforce, answer, aaaa);
         }
         let status = if failed == 0 {
             StepStatus::Ok
@@ -485,15 +500,15 @@ impl Discovery {
             }
             progress.start("resolving names", Some(pending.len() as u64));
             let engine = &self.engine;
-            // The AAAA questions of the names whose A question is answered
-            // (the brute force's finds) go out in one run.
+            // The AAAA questions of the names whose A question alone is
+            // answered go out in one run.
             let mut aaaa = HashMap::new();
             engine
                 .query_each(
                     pending
                         .iter()
-                        .filter(|(_, a)| a.is_some())
-                        .map(|(name, _)| name.clone()),
+                        .filter(|p| p.a.is_some() && p.aaaa.is_none())
+                        .map(|p| p.name.clone()),
                     RecordType::AAAA,
                     |name, answer| {
                         aaaa.insert(name, answer);
@@ -502,9 +517,9 @@ impl Discovery {
                 .await;
             let jobs: Vec<_> = pending
                 .into_iter()
-                .map(|(name, a)| {
-                    let answered = a.zip(aaaa.remove(&name));
-                    (name, answered)
+                .map(|p| {
+                    let answered = p.a.zip(p.aaaa.or_else(|| aaaa.remove(&p.name)));
+                    (p.name, answered)
                 })
                 .collect();
             let results: Vec<_> = futures_util::stream::iter(jobs)

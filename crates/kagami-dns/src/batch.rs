@@ -43,14 +43,44 @@ impl Engine {
     ) where
         F: FnMut(DomainName, Result<Answer, DnsError>),
     {
+        self.query_each_then(
+            names.into_iter().map(|name| (name, rtype)),
+            |name, _, result| {
+                each(name, result);
+                None
+            },
+        )
+        .await;
+    }
+
+    /// Like [`Engine::query_each`] for questions of any type, where `each`
+    /// may ask one more question on the strength of an answer (the AAAA of
+    /// a name whose A exists): it goes out in the same run, before the
+    /// questions still waiting, so that no second run has to start.
+    pub async fn query_each_then<F>(
+        &self,
+        questions: impl IntoIterator<Item = (DomainName, RecordType)>,
+        mut each: F,
+    ) where
+        F: FnMut(
+            DomainName,
+            RecordType,
+            Result<Answer, DnsError>,
+        ) -> Option<(DomainName, RecordType)>,
+    {
         let inner = &*self.inner;
-        let mut names = names.into_iter().peekable();
+        let mut questions = questions.into_iter().peekable();
+        let mut follow_ups: VecDeque<(DomainName, RecordType)> = VecDeque::new();
         let mut batch = match Batch::open(self) {
             Ok(batch) => batch,
             Err(e) => {
+                // Follow-ups of failed questions are failed alike.
                 let error = DnsError::from(e);
-                for name in names {
-                    each(name, Err(error.clone()));
+                for (name, rtype) in questions {
+                    let mut next = each(name, rtype, Err(error.clone()));
+                    while let Some((name, rtype)) = next {
+                        next = each(name, rtype, Err(error.clone()));
+                    }
                 }
                 return;
             }
@@ -59,21 +89,26 @@ impl Engine {
         let wake = tokio::time::sleep(inner.config.timeout);
         tokio::pin!(wake);
         loop {
-            // Start questions while there is room.
+            // Start questions while there is room, follow-ups first.
             let mut want_permit = false;
-            while batch.active < inner.config.max_in_flight.max(1) && names.peek().is_some() {
+            while batch.active < inner.config.max_in_flight.max(1)
+                && (!follow_ups.is_empty() || questions.peek().is_some())
+            {
                 let Ok(permit) = inner.in_flight.try_acquire() else {
                     want_permit = true;
                     break;
                 };
-                let Some(name) = names.next() else { break };
+                let Some((name, rtype)) = follow_ups.pop_front().or_else(|| questions.next())
+                else {
+                    break;
+                };
                 match encode_question(&name, rtype) {
                     Ok(question) => {
                         // Given back when the question is done (Batch::finish).
                         permit.forget();
-                        batch.start(name, question).await;
+                        batch.start(name, rtype, question).await;
                     }
-                    Err(e) => each(name, Err(e)),
+                    Err(e) => follow_ups.extend(each(name, rtype, Err(e))),
                 }
             }
             // Take in what has come.
@@ -83,13 +118,15 @@ impl Engine {
             if drained {
                 batch.expire().await;
             }
-            for (name, result) in batch.finished.drain(..) {
-                each(name, result);
+            for (name, rtype, result) in batch.finished.drain(..) {
+                follow_ups.extend(each(name, rtype, result));
             }
-            if batch.active == 0 && names.peek().is_none() {
+            if batch.active == 0 && follow_ups.is_empty() && questions.peek().is_none() {
                 return;
             }
-            if read > 0 {
+            // New follow-ups go out at once when there is room for them.
+            let room = batch.active < inner.config.max_in_flight.max(1) && !want_permit;
+            if read > 0 || (room && !follow_ups.is_empty()) {
                 continue;
             }
             // Nothing new: wait for a reply, a deadline or a permit.
@@ -142,6 +179,7 @@ fn socket_to(upstream: SocketAddr) -> std::io::Result<UdpSocket> {
 /// One question of a run.
 struct Question {
     name: DomainName,
+    rtype: RecordType,
     question: Arc<[u8]>,
     start: usize,
     attempts: Attempts,
@@ -179,7 +217,7 @@ struct Batch<'a> {
     /// Questions started and not finished.
     active: usize,
     /// Questions finished, for the caller.
-    finished: Vec<(DomainName, Result<Answer, DnsError>)>,
+    finished: Vec<(DomainName, RecordType, Result<Answer, DnsError>)>,
 }
 
 impl<'a> Batch<'a> {
@@ -205,10 +243,11 @@ impl<'a> Batch<'a> {
         })
     }
 
-    async fn start(&mut self, name: DomainName, question: Arc<[u8]>) {
+    async fn start(&mut self, name: DomainName, rtype: RecordType, question: Arc<[u8]>) {
         let inner = &*self.engine.inner;
         let question = Question {
             name,
+            rtype,
             question,
             start: inner.next.fetch_add(1, Ordering::Relaxed),
             attempts: Attempts::new(inner),
@@ -296,7 +335,7 @@ impl<'a> Batch<'a> {
             Some(answer) => Ok(answer),
             None => question.attempts.finish(),
         };
-        self.finished.push((question.name, result));
+        self.finished.push((question.name, question.rtype, result));
     }
 
     /// A datagram from `socket`: the reply to the attempt that waits for its

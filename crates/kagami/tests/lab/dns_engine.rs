@@ -93,3 +93,51 @@ async fn names_found_by_later_stages_join_the_inventory_when_in_scope() {
             .all(|a| a.hostname.as_str() != "elsewhere.example.test")
     );
 }
+
+#[tokio::test]
+async fn follow_up_questions_go_out_in_the_same_run() {
+    let engine = lab_engine().await;
+    let mut a_answers = Vec::new();
+    let mut aaaa_answers = Vec::new();
+    engine
+        .query_each_then(
+            [
+                (name("ns1.axfr-closed.test"), RecordType::A),
+                (name("no-such-host.axfr-closed.test"), RecordType::A),
+            ],
+            |asked, rtype, answer| {
+                let answer = answer.expect("the lab server answers");
+                if rtype == RecordType::AAAA {
+                    aaaa_answers.push((asked, answer.ips()));
+                    return None;
+                }
+                let exists = !answer.ips().is_empty();
+                a_answers.push((asked.clone(), answer.ips()));
+                exists.then_some((asked, RecordType::AAAA))
+            },
+        )
+        .await;
+    a_answers.sort();
+    assert_eq!(
+        a_answers,
+        [
+            (
+                name("no-such-host.axfr-closed.test"),
+                Vec::<std::net::IpAddr>::new()
+            ),
+            (
+                name("ns1.axfr-closed.test"),
+                vec!["127.10.0.53".parse().expect("ip")]
+            ),
+        ]
+    );
+    // Only the name that exists was asked again, for its IPv6 address.
+    assert_eq!(
+        aaaa_answers,
+        [(
+            name("ns1.axfr-closed.test"),
+            vec!["::1".parse().expect("ip")]
+        )]
+    );
+    assert_eq!(engine.stats().queries, 3);
+}
