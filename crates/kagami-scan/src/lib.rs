@@ -277,15 +277,13 @@ impl Scanner {
                     if new.is_empty() && changed.is_empty() {
                         continue;
                     }
-                    // Known names come again with their added sources.
-                    let mut assets = Vec::new();
-                    for asset in found.assets(self.config.policy) {
-                        if new.contains(&asset.hostname) {
-                            assets.push(asset);
-                        } else if changed.contains(&asset.hostname) {
-                            emit(ScanEvent::Asset(asset));
-                        }
-                    }
+                    // Known names come again with their added sources; their
+                    // addresses are probed already and drop out below.
+                    let assets: Vec<_> = found
+                        .assets(self.config.policy)
+                        .into_iter()
+                        .filter(|a| new.contains(&a.hostname) || changed.contains(&a.hostname))
+                        .collect();
                     for asset in &assets {
                         emit(ScanEvent::Asset(asset.clone()));
                     }

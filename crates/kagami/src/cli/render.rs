@@ -15,7 +15,7 @@ use kagami_score::{Currency, Model, ProfileInput, assess};
 /// Report formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub(crate) enum Format {
-    /// Terminal text: summary, findings, assets, services, coverage.
+    /// Terminal text: summary, findings, assets, services, web sites, coverage.
     Text,
     /// The JSON report (docs/report.md).
     Json,
