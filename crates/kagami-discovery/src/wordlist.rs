@@ -57,11 +57,16 @@ impl Wordlist {
         let Ok(placeholder) = DomainName::parse(PLACEHOLDER) else {
             return;
         };
-        let mut seen: HashSet<Cow<'_, str>> = self
-            .labels
-            .iter()
-            .map(|label| Cow::Owned(label.to_string()))
-            .collect();
+        // Sized for every line up front: a list of 100,000 names would
+        // otherwise grow the set and the list many times over.
+        let lines = text.lines().count();
+        let mut seen: HashSet<Cow<'_, str>> = HashSet::with_capacity(self.labels.len() + lines);
+        seen.extend(
+            self.labels
+                .iter()
+                .map(|label| Cow::Owned(label.to_string())),
+        );
+        self.labels.reserve(lines);
         for line in text.lines() {
             let line = line
                 .split('#')

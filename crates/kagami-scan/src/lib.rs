@@ -86,7 +86,7 @@ pub struct Scanner {
 }
 
 impl Scanner {
-    pub async fn new(config: ScanConfig) -> Result<Self, ScanError> {
+    pub async fn new(mut config: ScanConfig) -> Result<Self, ScanError> {
         let trust = Trust::load(&config.ca_files)?;
         let resolvers = if config.resolvers.is_empty() {
             kagami_dns::system_resolvers()
@@ -115,7 +115,8 @@ impl Scanner {
         let discovery = Discovery::new(
             engine.clone(),
             DiscoveryConfig {
-                wordlist: Arc::new(config.wordlist.clone()),
+                // Discovery alone reads it: no copy of a long list.
+                wordlist: Arc::new(std::mem::take(&mut config.wordlist)),
                 ct,
                 policy: config.policy,
                 axfr_limits: TransferLimits::default(),
@@ -190,13 +191,15 @@ impl Scanner {
             }
             coverage.steps.append(&mut found.steps);
             coverage.warnings.append(&mut found.warnings);
-            self.collect_probe_targets(
-                domain,
-                &assets,
-                &found.nameserver_ips,
-                &mut probe_targets,
-                &mut nameservers,
-            );
+            if !self.config.passive {
+                self.collect_probe_targets(
+                    domain,
+                    &assets,
+                    &found.nameserver_ips,
+                    &mut probe_targets,
+                    &mut nameservers,
+                );
+            }
 
             progress.start(&format!("e-mail checks {domain}"), None);
             let mail = kagami_email::assess(&mail_dns, domain).await;
@@ -206,7 +209,11 @@ impl Scanner {
             }
             coverage.steps.extend(mail.steps);
 
-            let subjects = blocklist_subjects(&assets, self.config.policy);
+            let subjects = if self.config.blocklists.is_empty() {
+                Vec::new()
+            } else {
+                blocklist_subjects(&assets, self.config.policy)
+            };
             progress.start(&format!("blocklists {domain}"), None);
             let (findings, steps) = kagami_reputation::check_blocklists(
                 &self.engine,
