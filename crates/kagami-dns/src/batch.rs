@@ -1,14 +1,18 @@
 //! Many questions of one type in one run ([`Engine::query_each`]). The run
 //! has sockets of its own, one per resolver, and one loop that sends, reads
 //! the replies and keeps the deadlines: no task, timer or channel per
-//! question, and no hand-over between threads. The sockets are handed to
-//! the runtime's event loop only while the run waits for them, so replies
-//! that come while it is busy wake no other thread.
+//! question, and no hand-over between threads. A run on the thread that
+//! drives a multi-threaded runtime (the scan's own) waits for its sockets
+//! in place, with `poll(2)`: no other thread wakes for a reply. Elsewhere
+//! the sockets are handed to the runtime's event loop only while the run
+//! waits for them, so replies that come while it is busy wake no other
+//! thread.
 
 use std::collections::{HashMap, VecDeque};
 use std::future::Future;
 use std::io::ErrorKind;
 use std::net::{IpAddr, Ipv4Addr, Ipv6Addr, SocketAddr, UdpSocket};
+use std::os::fd::AsFd;
 use std::pin::Pin;
 use std::sync::Arc;
 use std::sync::atomic::Ordering;
@@ -18,6 +22,8 @@ use futures_util::stream::FuturesUnordered;
 use hickory_proto::op::Message;
 use hickory_proto::rr::RecordType;
 use kagami_core::DomainName;
+use nix::poll::{PollFd, PollFlags, PollTimeout, poll};
+use tokio::runtime::{Handle, RuntimeFlavor};
 use tokio::time::{Duration, Instant};
 
 use crate::answer::Answer;
@@ -29,6 +35,10 @@ use crate::tcp;
 
 /// Datagrams read from one socket before the loop sends again.
 const READ_BURST: usize = 64;
+
+/// Longest wait in place before the run lets the rest of its task (an
+/// interruption, a report being written) go on.
+const IN_PLACE_WAIT: Duration = Duration::from_millis(50);
 
 impl Engine {
     /// Asks `rtype` of every name, as many at once as the engine allows, and
@@ -86,6 +96,11 @@ impl Engine {
             }
         };
         let mut buf = vec![0u8; 65_535];
+        // Not a task: the future a runtime's own thread drives (`block_on`),
+        // which blocks no worker by waiting. Workers run everything else.
+        let in_place = tokio::task::try_id().is_none()
+            && Handle::try_current()
+                .is_ok_and(|h| h.runtime_flavor() == RuntimeFlavor::MultiThread);
         let wake = tokio::time::sleep(inner.config.timeout);
         tokio::pin!(wake);
         loop {
@@ -130,7 +145,13 @@ impl Engine {
                 continue;
             }
             // Nothing new: wait for a reply, a deadline or a permit.
-            if let Some(&(at, ..)) = batch.deadlines.front() {
+            let deadline = batch.deadlines.front().map(|&(at, ..)| at);
+            if in_place && !want_permit && batch.over_tcp.is_empty() {
+                batch.wait_in_place(deadline);
+                tokio::task::yield_now().await;
+                continue;
+            }
+            if let Some(at) = deadline {
                 wake.as_mut().reset(at);
             }
             let watched = batch.watch();
@@ -415,6 +436,30 @@ impl<'a> Batch<'a> {
             }
             self.next_attempt(slot).await;
         }
+    }
+
+    /// Waits on this thread until a socket has something to read or
+    /// `until` passes, at most [`IN_PLACE_WAIT`].
+    fn wait_in_place(&self, until: Option<Instant>) {
+        let limit = until.map_or(IN_PLACE_WAIT, |at| {
+            at.saturating_duration_since(Instant::now())
+                .min(IN_PLACE_WAIT)
+        });
+        let mut watched: Vec<PollFd<'_>> = self
+            .sockets
+            .iter()
+            .flatten()
+            .map(|socket| PollFd::new(socket.as_fd(), PollFlags::POLLIN))
+            .collect();
+        if watched.is_empty() {
+            std::thread::sleep(limit);
+            return;
+        }
+        // Rounded up: a wait rounded down to 0 ms would spin until the deadline.
+        let ms = u16::try_from(limit.as_millis() + 1).unwrap_or(u16::MAX);
+        // An error (EINTR) is a wake-up like any other: the loop reads and
+        // waits again.
+        let _ = poll(&mut watched, PollTimeout::from(ms));
     }
 
     /// Hands the sockets to the event loop for a wait.
